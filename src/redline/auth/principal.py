@@ -1,0 +1,22 @@
+"""Who is asking: an authenticated principal of one deployment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ROLES: tuple[str, ...] = ("requester", "approver", "commander", "auditor", "admin")
+
+
+@dataclass(frozen=True)
+class Principal:
+    id: str
+    name: str
+    roles: frozenset[str]
+    deployment: str
+
+    @property
+    def is_admin(self) -> bool:
+        return "admin" in self.roles
+
+    def has_role(self, role: str) -> bool:
+        return role in self.roles

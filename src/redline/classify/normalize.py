@@ -1,0 +1,85 @@
+"""Undo obfuscation before scoring: NFKC, zero-width/control removal, homoglyphs, leetspeak.
+
+Every classifier backend reads normalised text, so a request cannot slip past by writing
+"m\u200bass surv\u0435illance" (zero-width space, Cyrillic e) or "m4ss surv31ll4nc3".
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import unicodedata
+
+# Zero-width and formatting characters that render as nothing.
+_INVISIBLE = dict.fromkeys(
+    map(ord, "\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062\u2063\u2064\ufeff\u00ad\u180e"),
+    None,
+)
+
+# Confusable letters (Cyrillic, Greek) folded to their Latin look-alikes.
+_HOMOGLYPHS = str.maketrans(
+    {
+        "а": "a", "е": "e", "о": "o", "р": "p", "с": "c", "у": "y", "х": "x", "і": "i",
+        "ј": "j", "ѕ": "s", "ԁ": "d", "ɡ": "g", "һ": "h", "ӏ": "l", "ո": "n", "ѵ": "v",
+        "А": "A", "В": "B", "Е": "E", "К": "K", "М": "M", "Н": "H", "О": "O", "Р": "P",
+        "С": "C", "Т": "T", "Х": "X", "У": "Y", "Ι": "I", "Α": "A", "Β": "B", "Ε": "E",
+        "Ζ": "Z", "Η": "H", "Κ": "K", "Μ": "M", "Ν": "N", "Ο": "O", "Ρ": "P", "Τ": "T",
+        "Υ": "Y", "Χ": "X", "ο": "o", "ν": "v", "α": "a", "ι": "i", "κ": "k", "ρ": "p",
+        "τ": "t", "υ": "u", "ϲ": "c", "ԛ": "q", "ԝ": "w",
+    }
+)  # fmt: skip
+
+_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"})
+# A token is leetspeak only when digits/symbols sit between letters ("m4ss", "k1ll"),
+# so grid references and numbers stay intact.
+_LEET_TOKEN = re.compile(r"\b(?=\w*[a-z])(?=\w*[013457@$])[a-z013457@$]{3,}\b", re.IGNORECASE)
+_BASE64 = re.compile(r"(?<![A-Za-z0-9+/=])[A-Za-z0-9+/]{24,}={0,2}(?![A-Za-z0-9+/=])")
+_HEX = re.compile(r"\b(?:[0-9a-fA-F]{2}){12,}\b")
+_SPACES = re.compile(r"[ \t\r\f\v]+")
+
+
+def _strip_controls(text: str) -> str:
+    return "".join(
+        ch for ch in text if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cf", "Cs")
+    )
+
+
+def _fold_leet(text: str) -> str:
+    return _LEET_TOKEN.sub(lambda m: m.group(0).translate(_LEET), text)
+
+
+def normalize(text: str) -> str:
+    """Fold text to the plain form the classifiers score. Idempotent."""
+    text = unicodedata.normalize("NFKC", text)
+    text = text.translate(_INVISIBLE)
+    text = _strip_controls(text)
+    text = text.translate(_HOMOGLYPHS)
+    text = _fold_leet(text)
+    return _SPACES.sub(" ", text).strip()
+
+
+def _printable(raw: bytes) -> str | None:
+    try:
+        decoded = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    letters = sum(ch.isalpha() or ch.isspace() for ch in decoded)
+    return decoded if decoded and letters / len(decoded) > 0.8 else None
+
+
+def decoded_blobs(text: str) -> list[str]:
+    """Text hidden in base64 or hex blobs, decoded, so it is scored too."""
+    found: list[str] = []
+    for match in _BASE64.finditer(text):
+        blob = match.group(0)
+        try:
+            raw = base64.b64decode(blob + "=" * (-len(blob) % 4), validate=True)
+        except (binascii.Error, ValueError):
+            continue
+        if (plain := _printable(raw)) is not None:
+            found.append(plain)
+    for match in _HEX.finditer(text):
+        if (plain := _printable(bytes.fromhex(match.group(0)))) is not None:
+            found.append(plain)
+    return found

@@ -1,0 +1,142 @@
+"""The `redline` command."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from redline.errors import RedlineError
+
+app = typer.Typer(help="Redline: enforce, explain and prove model usage policy.", no_args_is_help=True)
+policies_app = typer.Typer(help="List and validate policy packs.", no_args_is_help=True)
+app.add_typer(policies_app, name="policies")
+
+err = Console(stderr=True)
+
+PolicyOpt = Annotated[str, typer.Option("--policy", "-p", help="Packs to compose, comma-separated.")]
+PolicyDirOpt = Annotated[
+    Path | None,
+    typer.Option("--policy-dir", envvar="REDLINE_POLICY_DIR", help="Directory of your own packs."),
+]
+DbOpt = Annotated[str, typer.Option("--db", envvar="REDLINE_DB", help="Ledger database.")]
+ClassifierOpt = Annotated[
+    str, typer.Option("--classifier", envvar="REDLINE_CLASSIFIER", help="rules, model or auto.")
+]
+
+
+def _fail(exc: RedlineError) -> typer.Exit:
+    err.print(f"[red]error:[/] {exc}")
+    return typer.Exit(2)
+
+
+@app.command()
+def check(
+    text: Annotated[str | None, typer.Argument(help="A text to decide on.")] = None,
+    policy: PolicyOpt = "provider-redlines",
+    jsonl: Annotated[Path | None, typer.Option(help="JSONL file of requests ('-' = stdin).")] = None,
+    policy_dir: PolicyDirOpt = None,
+    db: DbOpt = "./redline.db",
+    classifier: ClassifierOpt = "auto",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the decision as JSON.")] = False,
+) -> None:
+    """Decide on TEXT (explained), or on every line of --jsonl (one JSON answer a line)."""
+    from redline.cli.check import explain, run_jsonl
+    from redline.classify.load import load_classifier
+    from redline.gateway.services import open_store
+    from redline.policy.pack import PackRegistry
+    from redline.service import Decider
+    from redline.subject import DecideRequest
+    from redline.trust import TRUST_ALL
+
+    if (text is None) == (jsonl is None):
+        err.print("[red]error:[/] give either TEXT or --jsonl FILE")
+        raise typer.Exit(2)
+    try:
+        packs = PackRegistry(policy_dir).select(policy)
+        # The local operator runs this tool on their own data, so attestations are trusted.
+        decider = Decider(load_classifier(classifier), packs, open_store(db), TRUST_ALL)
+    except RedlineError as exc:
+        raise _fail(exc) from exc
+    try:
+        if jsonl is not None:
+            invalid = run_jsonl(decider, jsonl, sys.stdout, err)
+            if invalid:
+                err.print(f"[yellow]{invalid} invalid line(s) answered with an error object[/]")
+                raise typer.Exit(1)
+            return
+        decision = decider.decide(DecideRequest(text=text))
+        if as_json:
+            print(json.dumps(decision.model_dump(mode="json"), indent=2, ensure_ascii=False))
+        else:
+            explain(decision, Console())
+    finally:
+        decider.store.close()
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8080,
+    policy: PolicyOpt = "provider-redlines",
+    policy_dir: PolicyDirOpt = None,
+    db: DbOpt = "./redline.db",
+    classifier: ClassifierOpt = "auto",
+) -> None:
+    """Run the Redline server (decide API; the gateway and approvals when configured)."""
+    import uvicorn
+
+    from redline.gateway.app import create_app
+    from redline.settings import DeploymentConfig, Settings
+
+    deployments = {"default": DeploymentConfig(packs=policy.split(","))}
+    settings = Settings(host=host, port=port, db=db, policy_dir=policy_dir,
+                        classifier=classifier, deployments=deployments)  # fmt: skip
+    try:
+        application = create_app(settings)
+    except RedlineError as exc:
+        raise _fail(exc) from exc
+    base = f"http://{host}:{port}"
+    err.print(f"[bold]Redline[/] on {base}  policies: {policy}  ledger: {db}")
+    err.print("Try it:")
+    err.print(f"  curl -s {base}/v1/decide -H 'content-type: application/json' "
+              "-d '{\"text\": \"fire for effect on grid 38SMB4484\"}'")  # fmt: skip
+    err.print("  .venv/bin/redline check 'face-match everyone on the city cameras' "
+              "--policy provider-redlines")  # fmt: skip
+    uvicorn.run(application, host=host, port=port, log_level="warning")
+
+
+@policies_app.command("list")
+def policies_list(policy_dir: PolicyDirOpt = None) -> None:
+    """Every pack available, with version and rules."""
+    from redline.policy.pack import PackRegistry
+
+    try:
+        registry = PackRegistry(policy_dir)
+    except RedlineError as exc:
+        raise _fail(exc) from exc
+    out = Console()
+    for pack in registry.packs.values():
+        out.print(f"[bold]{pack.name}[/] {pack.version}  {pack.title}")
+        for rule in pack.rule_list():
+            out.print(f"  {rule.effect:7} {rule.id}  [dim]{rule.reason}[/]")
+
+
+@policies_app.command("validate")
+def policies_validate(path: Annotated[Path, typer.Argument(help="A .cedar pack file.")]) -> None:
+    """Validate one pack file against the Redline schema."""
+    from redline.policy.pack import parse_pack
+
+    try:
+        pack = parse_pack(path.read_text("utf-8"), str(path))
+    except RedlineError as exc:
+        raise _fail(exc) from exc
+    Console().print(f"[green]valid[/] {pack.name} {pack.version}: {len(pack.rules)} rules")
+
+
+if __name__ == "__main__":
+    app()

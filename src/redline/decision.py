@@ -1,0 +1,132 @@
+"""The answer: what was decided, by which clause, on what evidence, and what would release it."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from redline.classify.types import Classification
+from redline.policy.compose import Outcome
+from redline.taxonomy import Effect
+
+
+class DecidedBy(BaseModel):
+    policy: str
+    rule: str
+    effect: Literal["allow", "hold", "deny"]
+    reason: str
+    category: str | None = None
+
+
+class ReleaseCondition(BaseModel):
+    policy: str
+    category: str
+    role: str | None = None
+    attestations: list[str] = Field(default_factory=list)
+
+
+class ReleaseInfo(BaseModel):
+    """Everything listed is needed: an approval by each role and each attestation."""
+
+    roles: list[str]
+    attestations: list[str]
+    conditions: list[ReleaseCondition]
+    how: str
+
+
+class EvidenceItem(BaseModel):
+    category: str
+    score: float
+    source: str
+    where: str = ""
+    detail: str = ""
+
+
+class Decision(BaseModel):
+    id: str | int | None = None
+    decision: Literal["allow", "hold", "deny"]
+    categories: dict[str, float]
+    decided_by: list[DecidedBy]
+    release: ReleaseInfo | None = None
+    reason: str
+    evidence: list[EvidenceItem] = Field(default_factory=list)
+    policies: dict[str, str] = Field(default_factory=dict)  # pack -> version
+    classifier: str = ""
+    subject_hash: str = ""
+    ledger_index: int | None = None
+    ignored_attestations: list[str] = Field(default_factory=list)
+    approval_id: str | None = None
+    failure: str | None = None  # set when the decision is a fail-closed deny
+
+
+def _release_info(outcome: Outcome) -> ReleaseInfo | None:
+    if outcome.effect is not Effect.HOLD:
+        return None
+    conditions = [
+        ReleaseCondition(
+            policy=v.pack,
+            category=v.category,
+            role=v.release.role if v.release else None,
+            attestations=list(v.release.attestations) if v.release else [],
+        )
+        for v in outcome.deciding
+    ]
+    roles = sorted({c.role for c in conditions if c.role})
+    atts = sorted({a for c in conditions for a in c.attestations})
+    parts = [f"an approval by a principal with role {r!r}" for r in roles]
+    parts += [f"the attestation {a!r} from a trusted principal" for a in atts]
+    return ReleaseInfo(roles=roles, attestations=atts, conditions=conditions,
+                       how="Released by " + " and ".join(parts) + ".")  # fmt: skip
+
+
+def _evidence(classification: Classification, outcome: Outcome) -> list[EvidenceItem]:
+    cats = dict.fromkeys(v.category for v in outcome.verdicts)
+    items = []
+    for cat in cats:
+        cs = classification.scores.get(cat)
+        for ev in cs.evidence if cs else ():
+            items.append(EvidenceItem(category=cat, score=round(cs.score, 4) if cs else 0.0,
+                                      source=ev.source, where=ev.where, detail=ev.detail))  # fmt: skip
+    return items
+
+
+def summarize(outcome: Outcome) -> str:
+    rules = ", ".join(f"{v.pack}:{r.id}" for v in outcome.deciding for r in v.rules)
+    cats = ", ".join(dict.fromkeys(v.category for v in outcome.deciding))
+    return f"{outcome.effect.value} ({cats}) by {rules}"
+
+
+def from_outcome(
+    outcome: Outcome, classification: Classification, *, id: str | int | None
+) -> Decision:
+    decided_by = [
+        DecidedBy(policy=v.pack, rule=r.id, effect=v.effect.value, reason=r.reason,
+                  category=v.category)  # fmt: skip
+        for v in outcome.deciding
+        for r in v.rules
+    ]
+    return Decision(
+        id=id,
+        decision=outcome.effect.value,
+        categories=classification.as_dict(),
+        decided_by=decided_by,
+        release=_release_info(outcome),
+        reason=summarize(outcome),
+        evidence=_evidence(classification, outcome),
+        classifier=classification.classifier,
+    )
+
+
+def fail_closed(stage: str, exc: BaseException, *, id: str | int | None) -> Decision:
+    """Deny because a check could not run. The reason says which and why, never content."""
+    reason = f"{stage} failed, so Redline fails closed: {type(exc).__name__}: {exc}"
+    return Decision(
+        id=id,
+        decision="deny",
+        categories={},
+        decided_by=[DecidedBy(policy="redline", rule=f"fail-closed.{stage}", effect="deny",
+                              reason=reason)],  # fmt: skip
+        reason=reason[:500],
+        failure=stage,
+    )

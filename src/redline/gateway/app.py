@@ -1,0 +1,40 @@
+"""The FastAPI application: guard → routes; every error in one JSON shape."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from redline import __version__
+from redline.gateway import decide, errors
+from redline.gateway.guard import BodyGuard
+from redline.gateway.services import Services, build_services
+from redline.settings import Settings
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
+    settings = settings or Settings()
+    services = services or build_services(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        services.close()
+
+    app = FastAPI(
+        title="Redline",
+        version=__version__,
+        description="Policy enforcement, human approval and a provable ledger for model use.",
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    errors.install(app)
+    app.include_router(decide.router)
+    app.add_middleware(
+        BodyGuard, max_bytes=settings.max_body_bytes, max_depth=settings.max_json_depth
+    )
+    logging.getLogger("redline").setLevel(logging.INFO)
+    return app

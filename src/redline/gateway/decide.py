@@ -1,0 +1,70 @@
+"""POST /v1/decide, GET /v1/policies, GET /healthz."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel
+
+from redline.decision import Decision
+from redline.gateway.services import Services, get_services
+from redline.subject import DecideRequest
+
+router = APIRouter()
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+class RuleInfo(BaseModel):
+    id: str
+    effect: str
+    category: str | None
+    reason: str
+
+
+class PackInfo(BaseModel):
+    name: str
+    version: str
+    title: str
+    description: str
+    sha256: str
+    active: bool
+    rules: list[RuleInfo]
+
+
+class PoliciesResponse(BaseModel):
+    active: list[str]
+    packs: list[PackInfo]
+
+
+@router.post("/v1/decide", response_model=Decision, tags=["decide"])
+async def decide(body: DecideRequest, services: ServicesDep) -> Decision:
+    """Classify the text, conversation or tool call, evaluate the packs in force, record
+    the decision on the ledger, and answer. Policy choice is the server's, not the client's."""
+    return await run_in_threadpool(services.decider(body.context.deployment).decide, body)
+
+
+@router.get("/v1/policies", response_model=PoliciesResponse, tags=["policies"])
+async def policies(services: ServicesDep) -> PoliciesResponse:
+    active = [p.name for p in services.decider().packs]
+    packs = [
+        PackInfo(
+            name=p.name, version=p.version, title=p.title, description=p.description,
+            sha256=p.sha256, active=p.name in active,
+            rules=[RuleInfo(id=r.id, effect=r.effect, category=r.category, reason=r.reason)
+                   for r in p.rule_list()],
+        )  # fmt: skip
+        for p in services.registry.packs.values()
+    ]
+    return PoliciesResponse(active=active, packs=packs)
+
+
+@router.get("/healthz", tags=["health"])
+async def healthz(services: ServicesDep) -> dict[str, Any]:
+    return {
+        "status": "ok",
+        "policies": [p.name for p in services.decider().packs],
+        "classifier": services.classifier.version,
+        "ledger_size": services.store.size(),
+    }

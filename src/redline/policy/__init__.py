@@ -1,0 +1,1 @@
+"""policy: Cedar packs, composed most-restrictive-wins, with holds derived."""

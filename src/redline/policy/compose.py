@@ -1,0 +1,66 @@
+"""Compose several packs over a classification: the most restrictive effect wins."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from redline.classify.types import Classification
+from redline.policy.engine import PackEvaluator, Release, Verdict
+from redline.policy.facts import Facts
+from redline.policy.pack import Pack, Rule
+from redline.taxonomy import Effect, check_category
+
+
+@dataclass(frozen=True)
+class Outcome:
+    effect: Effect
+    verdicts: tuple[Verdict, ...]  # every (pack, category) evaluation, for explanation
+    deciding: tuple[Verdict, ...]  # those whose effect is the final effect
+    release: tuple[Release, ...]  # all of these are needed to release a hold
+
+
+def _approval_role(category: str) -> str:
+    return "commander" if category == "use_of_force" else "approver"
+
+
+def _uncertain(pack: Pack, category: str, score: float, threshold: float) -> Verdict:
+    rule = Rule(pack.name, f"{pack.name}.uncertain-{category}", "forbid",
+                f"Score {score:.2f} for {category} lies in the uncertainty band below the "
+                f"threshold {threshold:.2f} of a restricted use: a human decides.", category)  # fmt: skip
+    return Verdict(pack.name, category, Effect.HOLD, (rule,),
+                   Release(_approval_role(category), ()), note="uncertain")  # fmt: skip
+
+
+def _pack_verdicts(
+    evaluator: PackEvaluator, pack: Pack, classification: Classification, facts: Facts
+) -> list[Verdict]:
+    verdicts: list[Verdict] = []
+    for category in classification.scores:
+        check_category(category)
+        score = classification.score(category)
+        threshold = pack.thresholds.get(category, classification.thresholds.of(category))
+        if score >= threshold:
+            verdicts.append(evaluator.evaluate(pack, category, facts))
+        elif score >= threshold - classification.thresholds.band_of(category):
+            # Only a use this pack would hold or deny turns uncertain into hold.
+            if evaluator.evaluate(pack, category, facts).effect is not Effect.ALLOW:
+                verdicts.append(_uncertain(pack, category, score, threshold))
+    if not verdicts:
+        verdicts.append(evaluator.evaluate(pack, "general", facts))
+    return verdicts
+
+
+def compose(
+    evaluator: PackEvaluator,
+    packs: Sequence[Pack],
+    classification: Classification,
+    facts: Facts,
+) -> Outcome:
+    verdicts = [v for p in packs for v in _pack_verdicts(evaluator, p, classification, facts)]
+    effect = Effect.strictest([v.effect for v in verdicts])
+    deciding = tuple(v for v in verdicts if v.effect is effect)
+    release: tuple[Release, ...] = ()
+    if effect is Effect.HOLD:
+        release = tuple(dict.fromkeys(v.release for v in deciding if v.release is not None))
+    return Outcome(effect, tuple(verdicts), deciding, release)

@@ -1,0 +1,106 @@
+"""The request path in one place: classify → evaluate → record → answer.
+
+Each hop fails closed: a classifier, policy or ledger failure answers deny and says why.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from redline.classify.types import Classification, Classifier
+from redline.decision import Decision, fail_closed, from_outcome
+from redline.ledger.entry import DecidedByRef, LedgerEntry, commit
+from redline.ledger.store import DecisionStore, Sealed
+from redline.policy.compose import compose
+from redline.policy.engine import PackEvaluator
+from redline.policy.pack import Pack
+from redline.subject import DecideRequest
+from redline.trust import Trust, facts_from
+
+log = logging.getLogger("redline.decide")
+
+
+def utcnow() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+@dataclass
+class Decider:
+    classifier: Classifier
+    packs: list[Pack]
+    store: DecisionStore
+    trust: Trust
+    evaluator: PackEvaluator = field(default_factory=PackEvaluator)
+
+    def decide(self, request: DecideRequest, approvals: frozenset[str] = frozenset()) -> Decision:
+        return self.decide_batch([request], [approvals])[0]
+
+    def decide_batch(
+        self,
+        requests: Sequence[DecideRequest],
+        approvals: Sequence[frozenset[str]] | None = None,
+    ) -> list[Decision]:
+        approvals = approvals or [frozenset()] * len(requests)
+        try:
+            classifications = self.classifier.classify_batch([r.subject() for r in requests])
+        except Exception as exc:
+            log.error("classifier failed: %s", type(exc).__name__)
+            return [fail_closed("classifier", exc, id=r.id) for r in requests]
+        decisions = [
+            self._evaluate(r, c, a)
+            for r, c, a in zip(requests, classifications, approvals, strict=True)
+        ]
+        return self._record(requests, decisions)
+
+    def _evaluate(
+        self, request: DecideRequest, classification: Classification, approvals: frozenset[str]
+    ) -> Decision:
+        facts, ignored = facts_from(request.context, self.trust, approvals)
+        try:
+            outcome = compose(self.evaluator, self.packs, classification, facts)
+        except Exception as exc:
+            log.error("policy evaluation failed: %s", type(exc).__name__)
+            return fail_closed("policy", exc, id=request.id)
+        decision = from_outcome(outcome, classification, id=request.id)
+        decision.policies = {p.name: p.version for p in self.packs}
+        decision.ignored_attestations = ignored
+        decision.subject_hash = request.subject().content_hash()
+        return decision
+
+    def _entry(self, request: DecideRequest, decision: Decision, commitment: str) -> LedgerEntry:
+        return LedgerEntry(
+            time=utcnow(),
+            deployment=request.context.deployment,
+            principal=request.context.principal.id,
+            policies={p.name: p.sha256 for p in self.packs},
+            classifier=decision.classifier,
+            commitment=commitment,
+            subject_hash=decision.subject_hash,
+            categories={k: round(v, 6) for k, v in decision.categories.items() if v > 0},
+            decision=decision.decision,
+            decided_by=[
+                DecidedByRef(policy=d.policy, rule=d.rule, effect=d.effect, category=d.category)
+                for d in decision.decided_by
+            ],
+            detail={"ignored_attestations": decision.ignored_attestations}
+            if decision.ignored_attestations
+            else {},
+        )
+
+    def _record(self, requests: Sequence[DecideRequest], decisions: list[Decision]) -> list[Decision]:
+        sealed = []
+        for request, decision in zip(requests, decisions, strict=True):
+            content = request.subject().content_json()
+            salt, commitment = commit(content)
+            sealed.append(Sealed(self._entry(request, decision, commitment), content, salt))
+        try:
+            indexes = self.store.append_many(sealed)
+        except Exception as exc:
+            log.error("ledger write failed: %s", type(exc).__name__)
+            return [fail_closed("ledger", exc, id=r.id) for r in requests]
+        for decision, index in zip(decisions, indexes, strict=True):
+            decision.ledger_index = index
+        return decisions
