@@ -23,6 +23,26 @@ class DeploymentConfig(BaseModel):
     # principal ids or "role:NAME" trusted for each attestation; anyone else's is ignored
     attesters: dict[str, list[str]] = Field(default_factory=dict)
     upstreams: list[str] | None = None  # None: every configured upstream
+    # approvals: rule ids ("rule" or "pack:rule") needing two distinct approvers; expiry
+    two_person_rules: list[str] = Field(default_factory=list)
+    approval_ttl_s: int | None = Field(default=None, gt=0)  # None: Settings.approval_ttl_s
+
+
+class UpstreamConfig(BaseModel):
+    """An OpenAI-compatible model server the chat gateway forwards to.
+
+    Its `packs` are the provider's: they travel with its models and compose with the
+    deployment's own packs for every request routed here (the most restrictive wins).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    base_url: str = Field(min_length=1)  # e.g. https://api.example.com/v1
+    api_key_env: str | None = None  # the environment variable holding its key, never the key
+    models: list[str] = Field(min_length=1)
+    packs: list[str] = Field(default_factory=list)
+    timeout_s: float = Field(default=60.0, gt=0)  # per read; a stream's idle limit
+    connect_timeout_s: float = Field(default=5.0, gt=0)
 
 
 class Settings(BaseModel):
@@ -41,7 +61,16 @@ class Settings(BaseModel):
         default_factory=lambda: {"default": DeploymentConfig()}
     )
     default_deployment: str = "default"
-    upstreams: dict[str, Any] = Field(default_factory=dict)  # read by the chat gateway
+    upstreams: dict[str, UpstreamConfig] = Field(default_factory=dict)  # the chat gateway's
+    # approvals and action tokens (issue 5); identity and hardening (issue 7)
+    approval_ttl_s: int = Field(default=900, gt=0)
+    token_ttl_s: int = Field(default=900, gt=0)
+    min_review_s: float = Field(default=10.0, ge=0)  # faster approvals are flagged
+    approval_keys_dir: Path = Field(
+        default_factory=lambda: Path(os.environ.get("REDLINE_KEYS_DIR", "./var/keys"))
+    )
+    rate_limit_per_minute: float = 600.0  # per principal; 0 switches the limit off
+    rate_limit_burst: int = Field(default=120, ge=1)
 
     @classmethod
     def from_file(cls, path: Path, **overrides: Any) -> Settings:

@@ -26,6 +26,7 @@ class Services:
     classifier: Classifier
     evaluator: PackEvaluator = field(default_factory=PackEvaluator)
     _deciders: dict[str, Decider] = field(default_factory=dict)
+    _upstream_deciders: dict[str, Decider] = field(default_factory=dict)
 
     def decider(self, deployment: str | None = None) -> Decider:
         """The decider of a deployment: its packs, its trust, the shared classifier and ledger."""
@@ -41,6 +42,20 @@ class Services:
             )  # fmt: skip
         return self._deciders[name]
 
+    def decider_for(self, deployment: str | None, upstream: str) -> Decider:
+        """The decider for a chat request routed to `upstream`: the deployment's packs plus
+        the upstream's (a provider's packs travel with its model); the most restrictive wins."""
+        base = self.decider(deployment)
+        key = f"{deployment or self.settings.default_deployment}\x00{upstream}"
+        if key not in self._upstream_deciders:
+            names = self.settings.upstreams[upstream].packs
+            have = {p.name for p in base.packs}
+            extra = [p for p in self.registry.select(names) if p.name not in have] if names else []
+            self._upstream_deciders[key] = Decider(
+                self.classifier, base.packs + extra, self.store, base.trust, self.evaluator
+            )
+        return self._upstream_deciders[key]
+
     def close(self) -> None:
         self.store.close()
 
@@ -54,6 +69,9 @@ def build_services(settings: Settings) -> Services:
     for name, config in settings.deployments.items():
         registry.select(config.packs)  # an unknown pack fails at start, not at first request
         del name
+    for upstream in settings.upstreams.values():
+        if upstream.packs:
+            registry.select(upstream.packs)
     store = open_store(settings.db)
     return Services(settings, registry, store, load_classifier(settings.classifier))
 

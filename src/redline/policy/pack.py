@@ -108,6 +108,7 @@ def _rules(name: str, text: str, source: str) -> dict[str, Rule]:
 def parse_pack(text: str, source: str) -> Pack:
     """Parse, validate against the schema, and index a pack. Raises PolicyError."""
     meta = _header(text, source)
+    rules = _rules(meta["pack"], text, source)  # syntax errors first: clearer than schema ones
     result = cedarpy.validate_policies(text, schema_text())
     if not result.validation_passed:
         errors = "; ".join(str(e) for e in result.errors)
@@ -120,7 +121,7 @@ def parse_pack(text: str, source: str) -> Pack:
         description=meta.get("description", ""),
         text=text,
         sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
-        rules=_rules(name, text, source),
+        rules=rules,
         policy_set=cedarpy.PolicySet.from_str(text),
         thresholds=_thresholds(meta, source),
     )

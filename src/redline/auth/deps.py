@@ -1,0 +1,69 @@
+"""FastAPI dependencies: who is asking (`Authorization: Bearer rl_...`), and may they.
+
+    principal: Annotated[Principal, Depends(current_principal)]
+
+Every route except /healthz and the OpenAPI docs takes this dependency. The key is
+checked against the store on every request (no cache outlives a revocation), and the
+principal's rate limit is charged.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from redline.auth.principal import Principal
+from redline.errors import AuthError, ForbiddenError, NotFoundError
+
+# Declared so the OpenAPI document names the scheme (the docs' Authorize button, schemathesis).
+bearer_scheme = HTTPBearer(auto_error=False, description="An API key: `rl_<keyid>_<secret>`.")
+
+
+def bearer_key(authorization: str | None) -> str:
+    """The key from an `Authorization: Bearer KEY` header; AuthError if absent or malformed."""
+    if not authorization:
+        raise AuthError("missing API key: send 'Authorization: Bearer <key>'")
+    scheme, _, key = authorization.strip().partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        raise AuthError("malformed Authorization header: expected 'Bearer <key>'")
+    return key.strip()
+
+
+def authenticate(request: Request) -> Principal:
+    """Synchronous core of current_principal (for callers already in a worker thread)."""
+    services = request.app.state.services
+    key = bearer_key(request.headers.get("authorization"))
+    principal: Principal = services.principals.authenticate(key)
+    services.rate_limiter.check(principal.id)
+    request.state.principal = principal
+    return principal
+
+
+async def current_principal(
+    request: Request,
+    _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)] = None,
+) -> Principal:
+    """The authenticated principal; AuthError (401) for a missing, wrong or revoked key,
+    RateLimited (429, Retry-After) when the principal's bucket is empty."""
+    return await run_in_threadpool(authenticate, request)
+
+
+PrincipalDep = Annotated[Principal, Depends(current_principal)]
+
+
+def require_role(principal: Principal, *roles: str) -> None:
+    if not any(principal.has_role(r) for r in roles):
+        raise ForbiddenError(f"this needs one of the roles: {', '.join(roles)}")
+
+
+def require_deployment(principal: Principal, deployment: str, *, hide: bool = True) -> None:
+    """Another deployment's object: NotFoundError (its existence is not revealed), unless
+    the caller is an admin."""
+    if principal.is_admin or principal.deployment == deployment:
+        return
+    if hide:
+        raise NotFoundError("not found")
+    raise ForbiddenError("this belongs to another deployment")

@@ -1,0 +1,201 @@
+"""Principals and their API keys, in the relational state store (redline.db.metadata).
+
+A key is `rl_<keyid>_<secret>`: the key id (public, 16 hex) finds the row, the secret
+(256 random bits) is checked against a salted SHA-256 with a constant-time comparison.
+Only the salt and the digest are stored. Nothing is cached: a revoked key fails at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import (
+    Column,
+    Connection,
+    Engine,
+    Float,
+    ForeignKey,
+    String,
+    Table,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+
+from redline.auth.principal import ROLES, Principal
+from redline.db import make_engine, metadata
+from redline.errors import AuthError, ConflictError, InputError, NotFoundError
+
+principals_table = Table(
+    "principals",
+    metadata,
+    Column("id", String(128), primary_key=True),
+    Column("deployment", String(128), nullable=False, index=True),
+    Column("roles", String(256), nullable=False),  # comma-separated
+    Column("created_at", Float, nullable=False),
+    Column("revoked_at", Float, nullable=True),
+)
+
+api_keys_table = Table(
+    "api_keys",
+    metadata,
+    Column("key_id", String(32), primary_key=True),
+    Column("principal_id", String(128), ForeignKey("principals.id"), nullable=False, index=True),
+    Column("salt", String(64), nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("revoked_at", Float, nullable=True),
+)
+
+KEY_PREFIX = "rl_"
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$")
+_KEY = re.compile(r"^rl_([0-9a-f]{16})_([A-Za-z0-9_-]{20,128})$")
+_DUMMY_SALT = "00" * 16
+
+
+def _digest(salt_hex: str, secret: str) -> str:
+    return hashlib.sha256(bytes.fromhex(salt_hex) + secret.encode("utf-8")).hexdigest()
+
+
+def check_name(kind: str, value: str) -> str:
+    if not _NAME.match(value):
+        raise InputError(f"invalid {kind} {value!r}: letters, digits and ._@- only, 1-128 chars")
+    return value
+
+
+def check_roles(roles: list[str] | tuple[str, ...] | frozenset[str]) -> frozenset[str]:
+    bad = sorted(set(roles) - set(ROLES))
+    if bad or not roles:
+        raise InputError(f"invalid role(s) {bad or '(none)'}; choose from {', '.join(ROLES)}")
+    return frozenset(roles)
+
+
+@dataclass(frozen=True)
+class PrincipalInfo:
+    """A principal as listed: never a secret, only key ids."""
+
+    id: str
+    deployment: str
+    roles: tuple[str, ...]
+    created_at: float
+    revoked: bool
+    key_ids: tuple[str, ...]
+
+
+class PrincipalStore:
+    def __init__(self, db: str | Engine) -> None:
+        self.engine = make_engine(db) if isinstance(db, str) else db
+        metadata.create_all(self.engine, tables=[principals_table, api_keys_table])
+
+    # -- administration -------------------------------------------------------------
+    def add(self, name: str, roles: list[str] | frozenset[str], deployment: str) -> tuple[Principal, str]:
+        check_name("principal name", name)
+        check_name("deployment", deployment)
+        role_set = check_roles(list(roles))
+        now = time.time()
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(principals_table).values(
+                    id=name, deployment=deployment, roles=",".join(sorted(role_set)),
+                    created_at=now, revoked_at=None))  # fmt: skip
+                key = self._new_key(conn, name, now)
+        except IntegrityError as exc:
+            raise ConflictError(f"principal {name!r} already exists") from exc
+        return Principal(id=name, name=name, roles=role_set, deployment=deployment), key
+
+    def _new_key(self, conn: Connection, principal_id: str, now: float) -> str:
+        key_id = secrets.token_hex(8)
+        secret = secrets.token_urlsafe(32)
+        salt = secrets.token_hex(16)
+        conn.execute(insert(api_keys_table).values(
+            key_id=key_id, principal_id=principal_id, salt=salt, digest=_digest(salt, secret),
+            created_at=now, revoked_at=None))  # fmt: skip
+        return f"{KEY_PREFIX}{key_id}_{secret}"
+
+    def rotate(self, name: str) -> str:
+        """A new key for a live principal; every older key is revoked in the same transaction."""
+        now = time.time()
+        with self.engine.begin() as conn:
+            row = conn.execute(select(principals_table).where(principals_table.c.id == name)).first()
+            if row is None or row.revoked_at is not None:
+                raise NotFoundError(f"no active principal {name!r}")
+            conn.execute(update(api_keys_table).where(
+                api_keys_table.c.principal_id == name, api_keys_table.c.revoked_at.is_(None)
+            ).values(revoked_at=now))  # fmt: skip
+            return self._new_key(conn, name, now)
+
+    def revoke(self, name: str) -> None:
+        """Revoke a principal and all its keys: the next request with any of them fails."""
+        now = time.time()
+        with self.engine.begin() as conn:
+            done = conn.execute(update(principals_table).where(
+                principals_table.c.id == name, principals_table.c.revoked_at.is_(None)
+            ).values(revoked_at=now)).rowcount  # fmt: skip
+            if not done:
+                raise NotFoundError(f"no active principal {name!r}")
+            conn.execute(update(api_keys_table).where(
+                api_keys_table.c.principal_id == name, api_keys_table.c.revoked_at.is_(None)
+            ).values(revoked_at=now))  # fmt: skip
+
+    def list(self, deployment: str | None = None) -> list[PrincipalInfo]:
+        with self.engine.connect() as conn:
+            q = select(principals_table).order_by(principals_table.c.deployment, principals_table.c.id)
+            if deployment is not None:
+                q = q.where(principals_table.c.deployment == deployment)
+            rows = conn.execute(q).all()
+            keys = conn.execute(select(api_keys_table.c.key_id, api_keys_table.c.principal_id)
+                                .where(api_keys_table.c.revoked_at.is_(None))).all()  # fmt: skip
+        by: dict[str, list[str]] = {}
+        for k in keys:
+            by.setdefault(k.principal_id, []).append(k.key_id)
+        return [
+            PrincipalInfo(r.id, r.deployment, tuple(r.roles.split(",")), r.created_at,
+                          r.revoked_at is not None, tuple(by.get(r.id, [])))  # fmt: skip
+            for r in rows
+        ]
+
+    def count(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(principals_table)).scalar_one())
+
+    def get(self, name: str) -> Principal:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(principals_table).where(principals_table.c.id == name)).first()
+        if row is None:
+            raise NotFoundError(f"no principal {name!r}")
+        return Principal(row.id, row.id, frozenset(row.roles.split(",")), row.deployment)
+
+    # -- authentication -------------------------------------------------------------
+    def authenticate(self, key: str) -> Principal:
+        """The principal a key belongs to; AuthError for a malformed, unknown or revoked key.
+
+        The same work is done whether or not the key id exists, so timing says nothing
+        about which key ids are valid."""
+        match = _KEY.match(key)
+        if match is None:
+            raise AuthError("invalid API key")
+        key_id, secret = match.groups()
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(api_keys_table.c.salt, api_keys_table.c.digest, api_keys_table.c.revoked_at,
+                       principals_table.c.id, principals_table.c.roles,
+                       principals_table.c.deployment, principals_table.c.revoked_at.label("p_rev"))
+                .join(principals_table, principals_table.c.id == api_keys_table.c.principal_id)
+                .where(api_keys_table.c.key_id == key_id)
+            ).first()  # fmt: skip
+        salt, digest = (row.salt, row.digest) if row is not None else (_DUMMY_SALT, "0" * 64)
+        ok = hmac.compare_digest(_digest(salt, secret), digest)
+        if row is None or not ok or row.revoked_at is not None or row.p_rev is not None:
+            raise AuthError("invalid API key")
+        return Principal(id=row.id, name=row.id, roles=frozenset(row.roles.split(",")),
+                         deployment=row.deployment)  # fmt: skip
+
+    def close(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,171 @@
+"""The upstream client: OpenAI-compatible servers over httpx, with timeouts.
+
+Errors become `UpstreamError` with a status, a code and a message that never carries
+the upstream key: anything the upstream says is redacted before it reaches a client or
+a log line.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from redline.settings import UpstreamConfig
+
+log = logging.getLogger("redline.gateway.upstream")
+
+
+class UpstreamError(Exception):
+    """An upstream failure, already phrased for the client (no key, no content)."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
+@dataclass
+class Upstream:
+    name: str
+    config: UpstreamConfig
+    _client: httpx.AsyncClient | None = None
+
+    @property
+    def url(self) -> str:
+        return self.config.base_url.rstrip("/") + "/chat/completions"
+
+    def _key(self) -> str | None:
+        env = self.config.api_key_env
+        return os.environ.get(env) if env else None
+
+    def redact(self, text: str) -> str:
+        key = self._key()
+        return text.replace(key, "[redacted]") if key else text
+
+    def client(self) -> httpx.AsyncClient:
+        if self._client is None:
+            timeout = httpx.Timeout(self.config.timeout_s, connect=self.config.connect_timeout_s)
+            limits = httpx.Limits(max_connections=256, max_keepalive_connections=64)
+            self._client = httpx.AsyncClient(timeout=timeout, limits=limits, trust_env=False)
+        return self._client
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"content-type": "application/json", "accept": "application/json"}
+        if key := self._key():
+            headers["authorization"] = f"Bearer {key}"
+        return headers
+
+    async def complete(self, body: dict[str, Any]) -> dict[str, Any]:
+        """One non-streaming completion, parsed as a JSON object."""
+        try:
+            response = await self.client().post(self.url, json=body, headers=self._headers())
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc) from None
+        if response.status_code >= 400:
+            raise self._status_error(response.status_code, response.text)
+        return self._json(response.content)
+
+    @asynccontextmanager
+    async def stream(self, body: dict[str, Any]) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:
+        """Open a streaming completion; yields an iterator of parsed SSE data objects.
+
+        Connection and status failures raise here, before the caller answers anything."""
+        request = self.client().build_request("POST", self.url, json=body, headers=self._headers())
+        try:
+            response = await self.client().send(request, stream=True)
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc) from None
+        try:
+            if response.status_code >= 400:
+                raise self._status_error(response.status_code, (await response.aread()).decode())
+            yield self._events(response)
+        finally:
+            await response.aclose()
+
+    async def _events(self, response: httpx.Response) -> AsyncIterator[dict[str, Any]]:
+        try:
+            async for line in response.aiter_lines():
+                if not line.startswith("data:"):
+                    continue
+                data = line[5:].strip()
+                if data == "[DONE]":
+                    return
+                event = self._json(data.encode())
+                if "error" in event:
+                    raise self._status_error(502, json.dumps(event))
+                yield event
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc) from None
+
+    def _json(self, raw: bytes) -> dict[str, Any]:
+        try:
+            value = json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            value = None
+        if not isinstance(value, dict):
+            log.warning("upstream %s answered malformed JSON", self.name)
+            raise UpstreamError(502, "upstream_malformed",
+                                f"upstream {self.name!r} answered malformed JSON; nothing was "
+                                "returned unchecked")  # fmt: skip
+        return value
+
+    def _transport_error(self, exc: httpx.HTTPError) -> UpstreamError:
+        kind = type(exc).__name__
+        log.warning("upstream %s failed: %s", self.name, kind)
+        if isinstance(exc, httpx.TimeoutException):
+            return UpstreamError(504, "upstream_timeout",
+                                 f"upstream {self.name!r} timed out ({kind})")  # fmt: skip
+        return UpstreamError(502, "upstream_unreachable",
+                             f"upstream {self.name!r} could not be reached ({kind})")  # fmt: skip
+
+    def _status_error(self, status: int, text: str) -> UpstreamError:
+        log.warning("upstream %s answered HTTP %d", self.name, status)
+        detail = _message_of(self.redact(text))
+        if status in (400, 404, 413, 422):
+            return UpstreamError(400, "upstream_rejected",
+                                 f"upstream {self.name!r} rejected the request: {detail}")  # fmt: skip
+        if status == 429:
+            return UpstreamError(429, "upstream_rate_limited",
+                                 f"upstream {self.name!r} is rate limiting: {detail}")  # fmt: skip
+        return UpstreamError(502, "upstream_error",
+                             f"upstream {self.name!r} failed with HTTP {status}")  # fmt: skip
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+
+def _message_of(text: str) -> str:
+    try:
+        value = json.loads(text)
+        message = value["error"]["message"]
+    except (json.JSONDecodeError, KeyError, TypeError):
+        return "no message"
+    return str(message)[:300]
+
+
+class Upstreams:
+    """Model name → upstream, from the settings."""
+
+    def __init__(self, configs: dict[str, UpstreamConfig]) -> None:
+        self.by_name = {name: Upstream(name, cfg) for name, cfg in configs.items()}
+        self.by_model: dict[str, Upstream] = {}
+        for up in self.by_name.values():
+            for model in up.config.models:
+                self.by_model.setdefault(model, up)
+
+    def models(self, allowed: list[str] | None) -> list[tuple[str, str]]:
+        """(model, upstream) pairs a deployment may use (`allowed` None: every upstream)."""
+        return [(m, u.name) for m, u in self.by_model.items() if allowed is None or u.name in allowed]
+
+    async def close(self) -> None:
+        for up in self.by_name.values():
+            await up.close()

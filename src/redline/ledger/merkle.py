@@ -1,0 +1,272 @@
+"""RFC 9162 Merkle tree hashing, proofs and proof verification, on hashlib.
+
+A tree is reached through `get(level, index)`: the hash of the complete subtree of 2**level
+leaves starting at leaf index * 2**level. Stores keep every such node, so a proof reads
+O(log n) of them; `needed_nodes` says which ones before anything is read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Sequence
+
+from redline.errors import VerificationError
+
+HASH_SIZE = 32
+EMPTY_ROOT = hashlib.sha256(b"").digest()
+
+NodeGetter = Callable[[int, int], bytes]
+
+
+def leaf_hash(data: bytes) -> bytes:
+    return hashlib.sha256(b"\x00" + data).digest()
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+def _split(n: int) -> int:
+    """The largest power of two smaller than n (n > 1)."""
+    return 1 << ((n - 1).bit_length() - 1)
+
+
+def subtree_hash(get: NodeGetter, start: int, end: int) -> bytes:
+    """MTH(D[start:end]) where start is aligned to the subtree's left edge in the full tree."""
+    n = end - start
+    if n == 0:
+        return EMPTY_ROOT
+    if n & (n - 1) == 0 and start % n == 0:
+        level = n.bit_length() - 1
+        return get(level, start >> level)
+    k = _split(n)
+    return node_hash(subtree_hash(get, start, start + k), subtree_hash(get, start + k, end))
+
+
+def root_hash(get: NodeGetter, size: int) -> bytes:
+    return subtree_hash(get, 0, size)
+
+
+def inclusion_proof(get: NodeGetter, index: int, size: int) -> list[bytes]:
+    """RFC 9162 2.1.3.1 PATH(index, D[0:size])."""
+    if not 0 <= index < size:
+        raise ValueError(f"index {index} is outside a tree of size {size}")
+    path: list[bytes] = []
+    start, end = 0, size
+    while end - start > 1:
+        k = _split(end - start)
+        if index < start + k:
+            path.append(subtree_hash(get, start + k, end))
+            end = start + k
+        else:
+            path.append(subtree_hash(get, start, start + k))
+            start += k
+    path.reverse()
+    return path
+
+
+def consistency_proof(get: NodeGetter, size1: int, size2: int) -> list[bytes]:
+    """RFC 9162 2.1.4.1 PROOF(size1, D[0:size2])."""
+    if not 0 <= size1 <= size2:
+        raise ValueError(f"no consistency proof from size {size1} to size {size2}")
+    if size1 in (0, size2):
+        return []
+    proof: list[bytes] = []
+    start, end, m, whole = 0, size2, size1, True
+    while True:
+        n = end - start
+        if m == n:
+            if not whole:
+                proof.append(subtree_hash(get, start, end))
+            break
+        k = _split(n)
+        if m <= k:
+            proof.append(subtree_hash(get, start + k, end))
+            end = start + k
+        else:
+            proof.append(subtree_hash(get, start, start + k))
+            start, m, whole = start + k, m - k, False
+    proof.reverse()
+    return proof
+
+
+def needed_nodes(plan: Callable[[NodeGetter], object]) -> list[tuple[int, int]]:
+    """The (level, index) nodes `plan` reads, found by running it on placeholder hashes."""
+    seen: dict[tuple[int, int], None] = {}
+
+    def record(level: int, index: int) -> bytes:
+        seen[(level, index)] = None
+        return bytes(HASH_SIZE)
+
+    plan(record)
+    return list(seen)
+
+
+class MemoryTree:
+    """Every node of a tree held in memory: for tests, bundles and small logs."""
+
+    def __init__(self, leaves: Iterable[bytes] = ()) -> None:
+        self.levels: list[list[bytes]] = [[]]
+        for h in leaves:
+            self.append_hash(h)
+
+    @property
+    def size(self) -> int:
+        return len(self.levels[0])
+
+    def append_hash(self, h: bytes) -> None:
+        level = 0
+        self.levels[0].append(h)
+        while len(self.levels[level]) % 2 == 0:
+            row = self.levels[level]
+            if len(self.levels) == level + 1:
+                self.levels.append([])
+            self.levels[level + 1].append(node_hash(row[-2], row[-1]))
+            level += 1
+
+    def get(self, level: int, index: int) -> bytes:
+        return self.levels[level][index]
+
+    def root(self, size: int | None = None) -> bytes:
+        return root_hash(self.get, self.size if size is None else size)
+
+
+class Frontier:
+    """The right edge of a growing tree: one complete subtree per set bit of the size.
+
+    Appending a leaf yields every node it completes, which is what a store writes.
+    """
+
+    def __init__(self, size: int = 0, nodes: Sequence[bytes] = ()) -> None:
+        self.size = size
+        # (level, hash) from the largest subtree to the smallest
+        levels = [b for b in range(size.bit_length() - 1, -1, -1) if size >> b & 1]
+        if len(levels) != len(nodes):
+            raise ValueError("a frontier needs one node per set bit of its size")
+        self.stack = list(zip(levels, nodes, strict=True))
+
+    @staticmethod
+    def node_keys(size: int) -> list[tuple[int, int]]:
+        """The (level, index) of the frontier nodes of a tree of `size`, largest first."""
+        keys, start = [], 0
+        for b in range(size.bit_length() - 1, -1, -1):
+            if size >> b & 1:
+                keys.append((b, start >> b))
+                start += 1 << b
+        return keys
+
+    def append(self, h: bytes) -> list[tuple[int, int, bytes]]:
+        """Add a leaf hash; return the new nodes (level, index, hash), the leaf first."""
+        index = self.size
+        out = [(0, index, h)]
+        self.stack.append((0, h))
+        while len(self.stack) > 1 and self.stack[-1][0] == self.stack[-2][0]:
+            (level, right), (_, left) = self.stack.pop(), self.stack.pop()
+            combined = node_hash(left, right)
+            self.stack.append((level + 1, combined))
+            out.append((level + 1, index >> (level + 1), combined))
+        self.size += 1
+        return out
+
+    def root(self) -> bytes:
+        if not self.stack:
+            return EMPTY_ROOT
+        r = self.stack[-1][1]
+        for _, h in reversed(self.stack[:-1]):
+            r = node_hash(h, r)
+        return r
+
+
+def _check_hashes(what: str, hashes: Sequence[bytes]) -> None:
+    for i, h in enumerate(hashes):
+        if len(h) != HASH_SIZE:
+            raise VerificationError(f"{what}[{i}] is {len(h)} bytes, expected {HASH_SIZE}")
+
+
+def _mismatch(what: str, got: bytes, want: bytes) -> VerificationError:
+    return VerificationError(f"{what} mismatch: computed {got.hex()}, expected {want.hex()}")
+
+
+def verify_inclusion(
+    leaf: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes
+) -> None:
+    """RFC 9162 2.1.3.2. Raises VerificationError saying what differs."""
+    _check_hashes("proof", proof)
+    _check_hashes("leaf/root", [leaf, root])
+    # 1. the index must lie inside the tree
+    if index >= size or index < 0:
+        raise VerificationError(f"leaf index {index} is outside a tree of size {size}")
+    # 2-3. walk from the leaf: fn is our node's index, sn the last node's, at each level
+    fn, sn, r = index, size - 1, leaf
+    for p in proof:
+        # 4a. a proof longer than the tree is high
+        if sn == 0:
+            raise VerificationError(f"inclusion proof has {len(proof)} hashes, too many")
+        # 4b. a right child, or the last node of its level: the sibling is on the left
+        if fn & 1 or fn == sn:
+            r = node_hash(p, r)
+            # 4b.ii. a last node without a right sibling rises until it is a right child
+            while not fn & 1 and fn != 0:
+                fn, sn = fn >> 1, sn >> 1
+        else:
+            r = node_hash(r, p)
+        # 4c.
+        fn, sn = fn >> 1, sn >> 1
+    # 5. the walk must end at the root, with the root's hash
+    if sn != 0:
+        raise VerificationError(f"inclusion proof has {len(proof)} hashes, too few")
+    if r != root:
+        raise _mismatch("inclusion proof root", r, root)
+
+
+def verify_consistency(
+    size1: int, size2: int, proof: Sequence[bytes], root1: bytes, root2: bytes
+) -> None:
+    """RFC 9162 2.1.4.2. Raises VerificationError saying what differs."""
+    _check_hashes("proof", proof)
+    _check_hashes("roots", [root1, root2])
+    if size1 < 0 or size2 < size1:
+        raise VerificationError(f"size {size2} is smaller than size {size1}")
+    if size1 == size2:
+        if proof:
+            raise VerificationError("equal sizes need an empty consistency proof")
+        if root1 != root2:
+            raise _mismatch("root at equal sizes", root1, root2)
+        return
+    if size1 == 0:
+        if proof:
+            raise VerificationError("a consistency proof from size 0 must be empty")
+        return
+    # 1. a growing tree needs a non-empty proof
+    if not proof:
+        raise VerificationError(f"empty consistency proof from size {size1} to {size2}")
+    # 2. when the old tree is a complete subtree, its root is the proof's first node
+    path = list(proof)
+    if size1 & (size1 - 1) == 0:
+        path.insert(0, root1)
+    # 3-4. rise past the levels where the old tree's last node is a right child
+    fn, sn = size1 - 1, size2 - 1
+    while fn & 1:
+        fn, sn = fn >> 1, sn >> 1
+    # 5. fr rebuilds the old root, sr the new one
+    fr = sr = path[0]
+    for c in path[1:]:
+        # 6a. too many hashes for the tree's height
+        if sn == 0:
+            raise VerificationError(f"consistency proof has {len(proof)} hashes, too many")
+        # 6b. left sibling: both roots take it; right sibling: only the new root does
+        if fn & 1 or fn == sn:
+            fr, sr = node_hash(c, fr), node_hash(c, sr)
+            while not fn & 1 and fn != 0:
+                fn, sn = fn >> 1, sn >> 1
+        else:
+            sr = node_hash(sr, c)
+        # 6c.
+        fn, sn = fn >> 1, sn >> 1
+    # 7. both roots must match and the walk must have reached the top
+    if sn != 0:
+        raise VerificationError(f"consistency proof has {len(proof)} hashes, too few")
+    if fr != root1:
+        raise _mismatch(f"root at size {size1}", fr, root1)
+    if sr != root2:
+        raise _mismatch(f"root at size {size2}", sr, root2)

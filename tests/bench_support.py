@@ -1,0 +1,21 @@
+"""Helpers the benchmarks share with the tests: a real server on a loopback port."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from redline.gateway.app import create_app
+from redline.settings import DeploymentConfig, Settings
+from tests.conftest import serve
+
+
+@contextmanager
+def bench_server(tmp: Path, packs: str, classifier: str = "rules") -> Iterator[tuple[str, dict[str, str]]]:
+    """A server with `packs` on its default deployment; yields (base URL, auth headers)."""
+    settings = Settings(db=str(tmp / "bench.db"), classifier=classifier,
+                        deployments={"default": DeploymentConfig(packs=packs.split(","))})  # fmt: skip
+    app = create_app(settings)
+    with serve(app) as url:
+        yield url, {}
