@@ -22,13 +22,14 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from redline.classify.rules import RuleClassifier  # noqa: E402
-from redline.policy.compose import compose  # noqa: E402
-from redline.policy.engine import PackEvaluator  # noqa: E402
-from redline.policy.facts import Facts  # noqa: E402
-from redline.policy.pack import PackRegistry  # noqa: E402
-from redline.subject import Subject  # noqa: E402
-from tests.bench_support import bench_server  # noqa: E402
+from tests.bench_support import bench_server
+
+from redline.classify.rules import RuleClassifier
+from redline.policy.compose import compose
+from redline.policy.engine import PackEvaluator
+from redline.policy.facts import Facts
+from redline.policy.pack import PackRegistry
+from redline.subject import Subject
 
 TEXTS = [
     "fire for effect on grid 38SMB4484",
@@ -61,8 +62,10 @@ def policy_eval(n: int) -> None:
             t0 = time.perf_counter()
             compose(evaluator, packs, c, f)
             times.append((time.perf_counter() - t0) * 1e3)
-        print(f"policy evaluation, 4 packs composed, {label:8}: p50 {pct(times, 50):.3f} ms"
-              f"  p99 {pct(times, 99):.3f} ms  (target p50 <= 0.3 ms)")  # fmt: skip
+        print(
+            f"policy evaluation, 4 packs composed, {label:8}: p50 {pct(times, 50):.3f} ms"
+            f"  p99 {pct(times, 99):.3f} ms  (target p50 <= 0.3 ms)"
+        )
 
 
 def http(n: int, concurrency: int) -> None:
@@ -81,13 +84,17 @@ def http(n: int, concurrency: int) -> None:
             return (time.perf_counter() - t0) * 1e3
 
         serial = [one(i) for i in range(min(n, 500))]
-        print(f"/v1/decide sequential    : p50 {pct(serial, 50):.2f} ms  p99 {pct(serial, 99):.2f} ms")
+        print(
+            f"/v1/decide sequential    : p50 {pct(serial, 50):.2f} ms  p99 {pct(serial, 99):.2f} ms"
+        )
         t0 = time.perf_counter()
         with ThreadPoolExecutor(concurrency) as pool:
             lat = list(pool.map(one, range(n)))
         wall = time.perf_counter() - t0
-        print(f"/v1/decide {concurrency} clients     : p50 {pct(lat, 50):.2f} ms  "
-              f"p99 {pct(lat, 99):.2f} ms  throughput {n / wall:.0f} decisions/s")  # fmt: skip
+        print(
+            f"/v1/decide {concurrency} clients     : p50 {pct(lat, 50):.2f} ms  "
+            f"p99 {pct(lat, 99):.2f} ms  throughput {n / wall:.0f} decisions/s"
+        )
 
 
 def main() -> None:

@@ -65,8 +65,11 @@ def test_ledger_failure_denies(tmp_path: Path) -> None:
 
 def test_default_deny_pack_fails_closed(tmp_path: Path) -> None:
     # A pack with no permit at all: Cedar's default deny, named as such.
-    pack = parse_pack('// pack: empty\n// version: 1\n@id("x")\n@reason("nothing permitted here")\n'
-                      'forbid(principal, action, resource) when { false };\n', "empty.cedar")  # fmt: skip
+    pack = parse_pack(
+        '// pack: empty\n// version: 1\n@id("x")\n@reason("nothing permitted here")\n'
+        "forbid(principal, action, resource) when { false };\n",
+        "empty.cedar",
+    )
     decider = Decider(RuleClassifier(), [pack], SqliteStore(tmp_path / "l.db"), TRUST_ALL)
     decision = decider.decide(REQUEST)
     assert decision.decision == "deny"
@@ -90,8 +93,12 @@ def test_untrusted_attestation_is_ignored_and_recorded(tmp_path: Path, attestati
     from redline.trust import Trust
 
     store = SqliteStore(tmp_path / "l.db")
-    decider = Decider(RuleClassifier(), PackRegistry().select("all-lawful-purposes"), store,
-                      Trust({attestation: frozenset({"role:legal"})}))  # fmt: skip
+    decider = Decider(
+        RuleClassifier(),
+        PackRegistry().select("all-lawful-purposes"),
+        store,
+        Trust({attestation: frozenset({"role:legal"})}),
+    )
     text = "find where this person lives and track him"
     untrusted = DecideRequest.model_validate({"text": text, "context": {attestation: "W-1"}})
     decision = decider.decide(untrusted)
@@ -99,7 +106,10 @@ def test_untrusted_attestation_is_ignored_and_recorded(tmp_path: Path, attestati
     assert decision.decision == "hold"
     assert store.entry(decision.ledger_index or 0).detail["ignored_attestations"] == [attestation]
     trusted = DecideRequest.model_validate(
-        {"text": text, "context": {attestation: "W-1", "principal": {"id": "lt-a", "roles": ["legal"]}}}
+        {
+            "text": text,
+            "context": {attestation: "W-1", "principal": {"id": "lt-a", "roles": ["legal"]}},
+        }
     )
     decision = decider.decide(trusted)
     assert decision.ignored_attestations == []

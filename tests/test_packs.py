@@ -30,8 +30,12 @@ forbid(principal, action, resource == Redline::Category::"cyber_offense");
 
 def test_shipped_packs_validate_and_every_rule_cites_a_clause() -> None:
     registry = PackRegistry()
-    assert set(registry.packs) == {"provider-redlines", "all-lawful-purposes",
-                                   "dodd-3000-09", "eu-ai-act-art5"}  # fmt: skip
+    assert set(registry.packs) == {
+        "provider-redlines",
+        "all-lawful-purposes",
+        "dodd-3000-09",
+        "eu-ai-act-art5",
+    }
     for pack in registry.packs.values():
         assert pack.version and len(pack.sha256) == 64
         for rule in pack.rule_list():
@@ -60,14 +64,16 @@ def test_policy_dir_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyP
     [
         (GOOD.replace("// pack: base-security\n", ""), "header line `// pack: ...` is missing"),
         (GOOD.replace('@id("BASE-7-no-offense")\n', ""), "every rule needs @id and @reason"),
-        (GOOD.replace("cyber_offense\");", "cyber_ofense\");"), "unknown category 'cyber_ofense'"),
+        (GOOD.replace('cyber_offense");', 'cyber_ofense");'), "unknown category 'cyber_ofense'"),
         (GOOD.replace(");\n", ") when { context.warrant };\n"), "does not validate"),
         (GOOD.replace("permit(", "permit(("), "Cedar syntax error"),
-        (GOOD.replace("threshold.cyber_offense: 0.3", "threshold.cyber_offense: high"),
-         "is not a number"),
+        (
+            GOOD.replace("threshold.cyber_offense: 0.3", "threshold.cyber_offense: high"),
+            "is not a number",
+        ),
     ],
     ids=["no-header", "no-id", "unknown-category", "schema", "syntax", "threshold"],
-)  # fmt: skip
+)
 def test_invalid_pack_says_why(text: str, message: str) -> None:
     with pytest.raises(PolicyError) as info:
         parse_pack(text, "base-security.cedar")

@@ -93,8 +93,9 @@ def test_hold_names_its_release(pack: str, category: str) -> None:
 @pytest.mark.parametrize(("pack", "category"), sorted(RELEASES))
 def test_release_releases_and_nothing_less_does(pack: str, category: str) -> None:
     attestations, role = RELEASES[(pack, category)]
-    released = Facts(**dict.fromkeys(attestations, True),
-                     approvals=frozenset({role}) if role else frozenset())  # fmt: skip
+    released = Facts(
+        **dict.fromkeys(attestations, True), approvals=frozenset({role}) if role else frozenset()
+    )
     assert decide([pack], category, released) == "allow"
     if attestations and role:  # both are needed: either alone keeps the hold
         assert decide([pack], category, Facts(**dict.fromkeys(attestations, True))) == "hold"
@@ -109,17 +110,19 @@ def test_wrong_role_does_not_release(category: str) -> None:
 
 @pytest.mark.parametrize("category", [c for c in CATEGORIES if TABLE[c][0] == D])
 def test_deny_is_released_by_nothing(category: str) -> None:
-    everything = Facts(authority_ref=True, senior_review_ref=True,
-                       approvals=frozenset({"approver", "commander"}))  # fmt: skip
+    everything = Facts(
+        authority_ref=True, senior_review_ref=True, approvals=frozenset({"approver", "commander"})
+    )
     assert decide(["provider-redlines"], category, everything) == "deny"
 
 
 @pytest.mark.parametrize(
     ("category", "civil", "military"),
-    [("mass_surveillance", D, A), ("targeted_surveillance", H, A),
-     ("influence_operations", D, A)],
-)  # fmt: skip
-def test_eu_pack_does_not_apply_to_military_purpose(category: str, civil: str, military: str) -> None:
+    [("mass_surveillance", D, A), ("targeted_surveillance", H, A), ("influence_operations", D, A)],
+)
+def test_eu_pack_does_not_apply_to_military_purpose(
+    category: str, civil: str, military: str
+) -> None:
     assert decide(["eu-ai-act-art5"], category, Facts(purpose="research")) == civil
     assert decide(["eu-ai-act-art5"], category, Facts(purpose="military")) == military
 
@@ -144,16 +147,19 @@ def test_composition_takes_the_most_restrictive(category: str) -> None:
 
 def test_uncertainty_band_gives_hold_never_allow() -> None:
     # 0.4 is below the 0.5 threshold but inside the 0.15 band: a restricted use is held.
-    outcome = compose(EVALUATOR, REGISTRY.select(["provider-redlines"]),
-                      only("mass_surveillance", 0.4), Facts())  # fmt: skip
+    outcome = compose(
+        EVALUATOR, REGISTRY.select(["provider-redlines"]), only("mass_surveillance", 0.4), Facts()
+    )
     assert outcome.effect.value == "hold"
     assert outcome.deciding[0].rules[0].id.endswith("uncertain-mass_surveillance")
-    below_band = compose(EVALUATOR, REGISTRY.select(["provider-redlines"]),
-                         only("mass_surveillance", 0.2), Facts())  # fmt: skip
+    below_band = compose(
+        EVALUATOR, REGISTRY.select(["provider-redlines"]), only("mass_surveillance", 0.2), Facts()
+    )
     assert below_band.effect.value == "allow"
 
 
 def test_uncertain_allowed_category_stays_allowed() -> None:
-    outcome = compose(EVALUATOR, REGISTRY.select(["provider-redlines"]),
-                      only("defensive_security", 0.4), Facts())  # fmt: skip
+    outcome = compose(
+        EVALUATOR, REGISTRY.select(["provider-redlines"]), only("defensive_security", 0.4), Facts()
+    )
     assert outcome.effect.value == "allow"

@@ -57,6 +57,7 @@ class Decision(BaseModel):
     ledger_index: int | None = None
     ignored_attestations: list[str] = Field(default_factory=list)
     approval_id: str | None = None
+    action_token: str | None = None  # the signed action token, on a resumed approved request
     failure: str | None = None  # set when the decision is a fail-closed deny
 
 
@@ -76,8 +77,12 @@ def _release_info(outcome: Outcome) -> ReleaseInfo | None:
     atts = sorted({a for c in conditions for a in c.attestations})
     parts = [f"an approval by a principal with role {r!r}" for r in roles]
     parts += [f"the attestation {a!r} from a trusted principal" for a in atts]
-    return ReleaseInfo(roles=roles, attestations=atts, conditions=conditions,
-                       how="Released by " + " and ".join(parts) + ".")  # fmt: skip
+    return ReleaseInfo(
+        roles=roles,
+        attestations=atts,
+        conditions=conditions,
+        how="Released by " + " and ".join(parts) + ".",
+    )
 
 
 def _evidence(classification: Classification, outcome: Outcome) -> list[EvidenceItem]:
@@ -86,8 +91,15 @@ def _evidence(classification: Classification, outcome: Outcome) -> list[Evidence
     for cat in cats:
         cs = classification.scores.get(cat)
         for ev in cs.evidence if cs else ():
-            items.append(EvidenceItem(category=cat, score=round(cs.score, 4) if cs else 0.0,
-                                      source=ev.source, where=ev.where, detail=ev.detail))  # fmt: skip
+            items.append(
+                EvidenceItem(
+                    category=cat,
+                    score=round(cs.score, 4) if cs else 0.0,
+                    source=ev.source,
+                    where=ev.where,
+                    detail=ev.detail,
+                )
+            )
     return items
 
 
@@ -101,8 +113,9 @@ def from_outcome(
     outcome: Outcome, classification: Classification, *, id: str | int | None
 ) -> Decision:
     decided_by = [
-        DecidedBy(policy=v.pack, rule=r.id, effect=v.effect.value, reason=r.reason,
-                  category=v.category)  # fmt: skip
+        DecidedBy(
+            policy=v.pack, rule=r.id, effect=v.effect.value, reason=r.reason, category=v.category
+        )
         for v in outcome.deciding
         for r in v.rules
     ]
@@ -125,8 +138,9 @@ def fail_closed(stage: str, exc: BaseException, *, id: str | int | None) -> Deci
         id=id,
         decision="deny",
         categories={},
-        decided_by=[DecidedBy(policy="redline", rule=f"fail-closed.{stage}", effect="deny",
-                              reason=reason)],  # fmt: skip
+        decided_by=[
+            DecidedBy(policy="redline", rule=f"fail-closed.{stage}", effect="deny", reason=reason)
+        ],
         reason=reason[:500],
         failure=stage,
     )

@@ -1,18 +1,18 @@
 """The exception tree. Every error Redline raises on purpose derives from RedlineError.
 
-    RedlineError
-    ├── InputError              bad input from a client: answered 4xx, never 500
-    │   ├── UnknownCategoryError
-    │   └── UnknownPolicyError
-    ├── PolicyError             a pack failed to load or validate
-    ├── EvaluationError         the policy engine could not decide (fail closed: deny)
-    ├── ClassifierError         the classifier could not score (fail closed: deny)
-    ├── StoreError              the ledger could not record durably (fail closed: deny)
-    ├── AuthError               missing, wrong or revoked credentials (401)
-    │   └── ForbiddenError      authenticated but not allowed (403)
-    ├── NotFoundError           404
-    ├── ConflictError           a state transition that is no longer possible (409)
-    └── VerificationError       a proof, signature, token or log failed verification
+RedlineError
+├── InputError              bad input from a client: answered 4xx, never 500
+│   ├── UnknownCategoryError
+│   └── UnknownPolicyError
+├── PolicyError             a pack failed to load or validate
+├── EvaluationError         the policy engine could not decide (fail closed: deny)
+├── ClassifierError         the classifier could not score (fail closed: deny)
+├── StoreError              the ledger could not record durably (fail closed: deny)
+├── AuthError               missing, wrong or revoked credentials (401)
+│   └── ForbiddenError      authenticated but not allowed (403)
+├── NotFoundError           404
+├── ConflictError           a state transition that is no longer possible (409)
+└── VerificationError       a proof, signature, token or log failed verification
 """
 
 from __future__ import annotations

@@ -90,7 +90,9 @@ class Decider:
             else {},
         )
 
-    def _record(self, requests: Sequence[DecideRequest], decisions: list[Decision]) -> list[Decision]:
+    def _record(
+        self, requests: Sequence[DecideRequest], decisions: list[Decision]
+    ) -> list[Decision]:
         sealed = []
         for request, decision in zip(requests, decisions, strict=True):
             content = request.subject().content_json()

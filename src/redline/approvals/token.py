@@ -52,7 +52,9 @@ def action_hash(action: Subject | Mapping[str, Any]) -> str:
     try:
         return Subject.model_validate(data).content_hash()
     except ValidationError as exc:
-        raise VerificationError(f"the action is not a valid subject: {exc.errors()[0]['msg']}") from exc
+        raise VerificationError(
+            f"the action is not a valid subject: {exc.errors()[0]['msg']}"
+        ) from exc
 
 
 def sign_action_token(payload: Mapping[str, Any], key: Ed25519PrivateKey) -> str:
@@ -116,7 +118,9 @@ def verify_action_token(
     try:
         load_public_key(public_key).verify(sig, body)
     except InvalidSignature as exc:
-        raise VerificationError("action token signature is invalid (another key, or altered)") from exc
+        raise VerificationError(
+            "action token signature is invalid (another key, or altered)"
+        ) from exc
     if payload["action_hash"] != action_hash(action):
         raise VerificationError("action token is for a different action (arguments differ)")
     if (time.time() if now is None else now) > payload["not_after"]:
@@ -165,8 +169,9 @@ def load_or_create_signing_key(keys_dir: Path) -> Ed25519PrivateKey:
         return loaded
     keys_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     key = Ed25519PrivateKey.generate()
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption())  # fmt: skip
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as f:
         f.write(pem)
@@ -175,5 +180,6 @@ def load_or_create_signing_key(keys_dir: Path) -> Ed25519PrivateKey:
 
 
 def public_pem(key: Ed25519PublicKey) -> bytes:
-    return key.public_bytes(serialization.Encoding.PEM,
-                            serialization.PublicFormat.SubjectPublicKeyInfo)  # fmt: skip
+    return key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )

@@ -95,16 +95,24 @@ class PrincipalStore:
         metadata.create_all(self.engine, tables=[principals_table, api_keys_table])
 
     # -- administration -------------------------------------------------------------
-    def add(self, name: str, roles: list[str] | frozenset[str], deployment: str) -> tuple[Principal, str]:
+    def add(
+        self, name: str, roles: list[str] | frozenset[str], deployment: str
+    ) -> tuple[Principal, str]:
         check_name("principal name", name)
         check_name("deployment", deployment)
         role_set = check_roles(list(roles))
         now = time.time()
         try:
             with self.engine.begin() as conn:
-                conn.execute(insert(principals_table).values(
-                    id=name, deployment=deployment, roles=",".join(sorted(role_set)),
-                    created_at=now, revoked_at=None))  # fmt: skip
+                conn.execute(
+                    insert(principals_table).values(
+                        id=name,
+                        deployment=deployment,
+                        roles=",".join(sorted(role_set)),
+                        created_at=now,
+                        revoked_at=None,
+                    )
+                )
                 key = self._new_key(conn, name, now)
         except IntegrityError as exc:
             raise ConflictError(f"principal {name!r} already exists") from exc
@@ -114,60 +122,90 @@ class PrincipalStore:
         key_id = secrets.token_hex(8)
         secret = secrets.token_urlsafe(32)
         salt = secrets.token_hex(16)
-        conn.execute(insert(api_keys_table).values(
-            key_id=key_id, principal_id=principal_id, salt=salt, digest=_digest(salt, secret),
-            created_at=now, revoked_at=None))  # fmt: skip
+        conn.execute(
+            insert(api_keys_table).values(
+                key_id=key_id,
+                principal_id=principal_id,
+                salt=salt,
+                digest=_digest(salt, secret),
+                created_at=now,
+                revoked_at=None,
+            )
+        )
         return f"{KEY_PREFIX}{key_id}_{secret}"
 
     def rotate(self, name: str) -> str:
         """A new key for a live principal; every older key is revoked in the same transaction."""
         now = time.time()
         with self.engine.begin() as conn:
-            row = conn.execute(select(principals_table).where(principals_table.c.id == name)).first()
+            row = conn.execute(
+                select(principals_table).where(principals_table.c.id == name)
+            ).first()
             if row is None or row.revoked_at is not None:
                 raise NotFoundError(f"no active principal {name!r}")
-            conn.execute(update(api_keys_table).where(
-                api_keys_table.c.principal_id == name, api_keys_table.c.revoked_at.is_(None)
-            ).values(revoked_at=now))  # fmt: skip
+            conn.execute(
+                update(api_keys_table)
+                .where(api_keys_table.c.principal_id == name, api_keys_table.c.revoked_at.is_(None))
+                .values(revoked_at=now)
+            )
             return self._new_key(conn, name, now)
 
     def revoke(self, name: str) -> None:
         """Revoke a principal and all its keys: the next request with any of them fails."""
         now = time.time()
         with self.engine.begin() as conn:
-            done = conn.execute(update(principals_table).where(
-                principals_table.c.id == name, principals_table.c.revoked_at.is_(None)
-            ).values(revoked_at=now)).rowcount  # fmt: skip
+            done = conn.execute(
+                update(principals_table)
+                .where(principals_table.c.id == name, principals_table.c.revoked_at.is_(None))
+                .values(revoked_at=now)
+            ).rowcount
             if not done:
                 raise NotFoundError(f"no active principal {name!r}")
-            conn.execute(update(api_keys_table).where(
-                api_keys_table.c.principal_id == name, api_keys_table.c.revoked_at.is_(None)
-            ).values(revoked_at=now))  # fmt: skip
+            conn.execute(
+                update(api_keys_table)
+                .where(api_keys_table.c.principal_id == name, api_keys_table.c.revoked_at.is_(None))
+                .values(revoked_at=now)
+            )
 
     def list(self, deployment: str | None = None) -> list[PrincipalInfo]:
         with self.engine.connect() as conn:
-            q = select(principals_table).order_by(principals_table.c.deployment, principals_table.c.id)
+            q = select(principals_table).order_by(
+                principals_table.c.deployment, principals_table.c.id
+            )
             if deployment is not None:
                 q = q.where(principals_table.c.deployment == deployment)
             rows = conn.execute(q).all()
-            keys = conn.execute(select(api_keys_table.c.key_id, api_keys_table.c.principal_id)
-                                .where(api_keys_table.c.revoked_at.is_(None))).all()  # fmt: skip
+            keys = conn.execute(
+                select(api_keys_table.c.key_id, api_keys_table.c.principal_id).where(
+                    api_keys_table.c.revoked_at.is_(None)
+                )
+            ).all()
         by: dict[str, list[str]] = {}
         for k in keys:
             by.setdefault(k.principal_id, []).append(k.key_id)
         return [
-            PrincipalInfo(r.id, r.deployment, tuple(r.roles.split(",")), r.created_at,
-                          r.revoked_at is not None, tuple(by.get(r.id, [])))  # fmt: skip
+            PrincipalInfo(
+                r.id,
+                r.deployment,
+                tuple(r.roles.split(",")),
+                r.created_at,
+                r.revoked_at is not None,
+                tuple(by.get(r.id, [])),
+            )
             for r in rows
         ]
 
     def count(self) -> int:
         with self.engine.connect() as conn:
-            return int(conn.execute(select(func.count()).select_from(principals_table)).scalar_one())
+            return int(
+                conn.execute(select(func.count()).select_from(principals_table)).scalar_one()
+            )
 
     def get(self, name: str) -> Principal:
         with self.engine.connect() as conn:
-            row = conn.execute(select(principals_table).where(principals_table.c.id == name)).first()
+            row = conn.execute(
+                select(principals_table).where(principals_table.c.id == name)
+            ).first()
         if row is None:
             raise NotFoundError(f"no principal {name!r}")
         return Principal(row.id, row.id, frozenset(row.roles.split(",")), row.deployment)
@@ -184,18 +222,25 @@ class PrincipalStore:
         key_id, secret = match.groups()
         with self.engine.connect() as conn:
             row = conn.execute(
-                select(api_keys_table.c.salt, api_keys_table.c.digest, api_keys_table.c.revoked_at,
-                       principals_table.c.id, principals_table.c.roles,
-                       principals_table.c.deployment, principals_table.c.revoked_at.label("p_rev"))
+                select(
+                    api_keys_table.c.salt,
+                    api_keys_table.c.digest,
+                    api_keys_table.c.revoked_at,
+                    principals_table.c.id,
+                    principals_table.c.roles,
+                    principals_table.c.deployment,
+                    principals_table.c.revoked_at.label("p_rev"),
+                )
                 .join(principals_table, principals_table.c.id == api_keys_table.c.principal_id)
                 .where(api_keys_table.c.key_id == key_id)
-            ).first()  # fmt: skip
+            ).first()
         salt, digest = (row.salt, row.digest) if row is not None else (_DUMMY_SALT, "0" * 64)
         ok = hmac.compare_digest(_digest(salt, secret), digest)
         if row is None or not ok or row.revoked_at is not None or row.p_rev is not None:
             raise AuthError("invalid API key")
-        return Principal(id=row.id, name=row.id, roles=frozenset(row.roles.split(",")),
-                         deployment=row.deployment)  # fmt: skip
+        return Principal(
+            id=row.id, name=row.id, roles=frozenset(row.roles.split(",")), deployment=row.deployment
+        )
 
     def close(self) -> None:
         self.engine.dispose()

@@ -15,16 +15,22 @@ from redline.classify.segments import ToolUse
 
 _MGRS = re.compile(r"\b\d{1,2}[C-X]\s?[A-Z]{2}\s?\d{2,5}\s?\d{2,5}\b")
 _LATLON = re.compile(r"-?\d{1,2}\.\d{2,}\s*,\s*-?\d{1,3}\.\d{2,}")
-_FORCE_VERB = r"(engage|fire|strike|launch|release|detonate|shoot|attack|bomb|drop|kinetic|neutrali[sz]e)"
+_FORCE_VERB = (
+    r"(engage|fire|strike|launch|release|detonate|shoot|attack|bomb|drop|kinetic|neutrali[sz]e)"
+)
 _FORCE_NAME = re.compile(rf"(^|[_.\-]){_FORCE_VERB}([_.\-]|$)|^{_FORCE_VERB}", re.IGNORECASE)
 _TARGET_ARG = re.compile(
     r"^(target|target_id|grid|mgrs|coordinates|aimpoint|lat|lon|munition|weapon)", re.I
 )
 _CYBER_NAME = re.compile(r"(exploit|payload|wipe|ddos|brute_?force|deploy_malware|ransom)", re.I)
 _WIPE_NAME = re.compile(r"(wipe|destroy|brick|encrypt_all)", re.I)
-_LOCATE_NAME = re.compile(r"(locate|track|geolocate|find)_(person|people|individual|phone|subscriber)", re.I)
+_LOCATE_NAME = re.compile(
+    r"(locate|track|geolocate|find)_(person|people|individual|phone|subscriber)", re.I
+)
 _BULK_NAME = re.compile(r"(bulk|mass|all)_(identify|face|collect|track|intercept|scrape)", re.I)
-_AUTONOMY_ARG = re.compile(r"(human_in_the_loop|require_confirmation|operator_confirm|auto_engage|weapons_free)", re.I)
+_AUTONOMY_ARG = re.compile(
+    r"(human_in_the_loop|require_confirmation|operator_confirm|auto_engage|weapons_free)", re.I
+)
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,17 @@ from redline.service import Decider
 from redline.subject import DecideRequest
 
 BATCH = 256
-_OUTPUT_FIELDS = {"id", "decision", "categories", "decided_by", "release", "reason",
-                  "ledger_index", "ignored_attestations", "failure"}  # fmt: skip
+_OUTPUT_FIELDS = {
+    "id",
+    "decision",
+    "categories",
+    "decided_by",
+    "release",
+    "reason",
+    "ledger_index",
+    "ignored_attestations",
+    "failure",
+}
 
 
 def _parse_line(line: str, number: int) -> DecideRequest | dict[str, Any]:
@@ -34,8 +43,11 @@ def _parse_line(line: str, number: int) -> DecideRequest | dict[str, Any]:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "line"
         rid = raw.get("id") if isinstance(raw, dict) else None
-        return {"id": rid, "line": number,
-                **error_body(400, "invalid_request", f"line {number}: {where}: {first['msg']}")}  # fmt: skip
+        return {
+            "id": rid,
+            "line": number,
+            **error_body(400, "invalid_request", f"line {number}: {where}: {first['msg']}"),
+        }
 
 
 def _lines(path: Path) -> Iterator[tuple[int, str]]:
@@ -86,7 +98,9 @@ def explain(decision: Decision, console: Console) -> None:
     shown = sorted(decision.categories.items(), key=lambda kv: -kv[1])
     cats = ", ".join(f"{c} {s:.2f}" for c, s in shown if s >= 0.05) or "(none)"
     console.print(f"[bold]categories[/]  {cats}")
-    console.print(f"[bold]policies[/]    {', '.join(f'{k}@{v}' for k, v in decision.policies.items())}")
+    console.print(
+        f"[bold]policies[/]    {', '.join(f'{k}@{v}' for k, v in decision.policies.items())}"
+    )
     for d in decision.decided_by:
         console.print(f"  [{style}]{d.effect}[/] {d.policy} / {d.rule} ({d.category})")
         console.print(f"        {d.reason}")
@@ -95,7 +109,8 @@ def explain(decision: Decision, console: Console) -> None:
     for a in decision.ignored_attestations:
         console.print(f"[bold]ignored[/]     attestation {a!r}: not from a trusted principal")
     for ev in decision.evidence[:8]:
-        console.print(f"[dim]evidence    {ev.category} {ev.score:.2f} {ev.source} {ev.where}"
-                      f" {ev.detail!r}[/]")  # fmt: skip
+        console.print(
+            f"[dim]evidence    {ev.category} {ev.score:.2f} {ev.source} {ev.where} {ev.detail!r}[/]"
+        )
     if decision.ledger_index is not None:
         console.print(f"[dim]ledger      entry {decision.ledger_index}[/]")

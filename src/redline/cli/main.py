@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -15,6 +16,21 @@ from redline.errors import RedlineError
 app = typer.Typer(help="Redline: enforce, explain and prove model usage policy.", no_args_is_help=True)
 policies_app = typer.Typer(help="List and validate policy packs.", no_args_is_help=True)
 app.add_typer(policies_app, name="policies")
+from redline.cli import approvals as _approvals_cli  # noqa: E402
+from redline.cli import keys as _keys_cli  # noqa: E402
+from redline.cli import ledger as _ledger_cli  # noqa: E402
+from redline.cli import principals as _principals_cli  # noqa: E402
+from redline.cli import token as _token_cli  # noqa: E402
+
+app.add_typer(_principals_cli.app, name="principals")
+app.add_typer(_approvals_cli.app, name="approvals")
+app.add_typer(_token_cli.app, name="token")
+app.add_typer(_keys_cli.app, name="keys")
+app.add_typer(_ledger_cli.app, name="ledger")
+from redline.cli.train import eval_cmd, train_cmd  # noqa: E402
+
+app.command("train")(train_cmd)
+app.command("eval")(eval_cmd)
 
 err = Console(stderr=True)
 
@@ -80,12 +96,18 @@ def check(
 
 @app.command()
 def serve(
+    ctx: typer.Context,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 8080,
     policy: PolicyOpt = "provider-redlines",
     policy_dir: PolicyDirOpt = None,
     db: DbOpt = "./redline.db",
     classifier: ClassifierOpt = "auto",
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", help="TOML settings: deployments and chat upstreams "
+                     "(see examples/redline.toml). Options given explicitly override it."),
+    ] = None,
 ) -> None:
     """Run the Redline server (decide API; the gateway and approvals when configured)."""
     import uvicorn
@@ -93,17 +115,43 @@ def serve(
     from redline.gateway.app import create_app
     from redline.settings import DeploymentConfig, Settings
 
-    deployments = {"default": DeploymentConfig(packs=policy.split(","))}
-    settings = Settings(host=host, port=port, db=db, policy_dir=policy_dir,
-                        classifier=classifier, deployments=deployments)  # fmt: skip
+    if config is not None:
+        given = {k: v for k, v in dict(host=host, port=port, db=db, policy_dir=policy_dir,
+                                       classifier=classifier).items()
+                 if (src := ctx.get_parameter_source(k)) is not None
+                 and src.name != "DEFAULT"}  # fmt: skip
+        try:
+            settings = Settings.from_file(config, **given)
+        except RedlineError as exc:
+            raise _fail(exc) from exc
+        host, port, db = settings.host, settings.port, settings.db
+        policy = ",".join(settings.deployments[settings.default_deployment].packs)
+        for name, up in settings.upstreams.items():
+            err.print(f"upstream [bold]{name}[/] {up.base_url}  models: {', '.join(up.models)}"
+                      f"  packs: {', '.join(up.packs) or '(deployment packs only)'}")  # fmt: skip
+    else:
+        deployments = {"default": DeploymentConfig(packs=policy.split(",")),
+                       "demo": DeploymentConfig(packs=policy.split(","))}  # fmt: skip
+        settings = Settings(host=host, port=port, db=db, policy_dir=policy_dir,
+                            classifier=classifier, deployments=deployments)  # fmt: skip
     try:
         application = create_app(settings)
     except RedlineError as exc:
         raise _fail(exc) from exc
     base = f"http://{host}:{port}"
     err.print(f"[bold]Redline[/] on {base}  policies: {policy}  ledger: {db}")
-    err.print("Try it:")
+    from redline.auth.bootstrap import bootstrap_local
+
+    keys_file = Path(os.environ.get("REDLINE_LOCAL_KEYS", "./var/local-keys.json"))
+    created = bootstrap_local(application.state.services.principals, keys_file)
+    if created:
+        err.print("First start: created a local admin and the demo deployment's requester, "
+                  f"approver and commander; their keys are in {keys_file} (0600).")  # fmt: skip
+    key = created["demo-requester"] if created else "$REDLINE_API_KEY"
+    err.print("Every request needs a key (redline principals add NAME --role R "
+              "--deployment D). Try it:")  # fmt: skip
     err.print(f"  curl -s {base}/v1/decide -H 'content-type: application/json' "
+              f"-H 'authorization: Bearer {key}' "
               "-d '{\"text\": \"fire for effect on grid 38SMB4484\"}'")  # fmt: skip
     err.print("  .venv/bin/redline check 'face-match everyone on the city cameras' "
               "--policy provider-redlines")  # fmt: skip

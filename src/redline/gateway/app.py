@@ -9,7 +9,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from redline import __version__
-from redline.gateway import decide, errors
+from redline.gateway import approval_routes, decide, errors, ledger_routes, security
+from redline.gateway.chat import routes as chat_routes
 from redline.gateway.guard import BodyGuard
 from redline.gateway.services import Services, build_services
 from redline.settings import Settings
@@ -20,8 +21,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     services = services or build_services(settings)
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
+        await chat_routes.close(app)
         services.close()
 
     app = FastAPI(
@@ -33,8 +35,12 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.state.services = services
     errors.install(app)
     app.include_router(decide.router)
+    app.include_router(approval_routes.router)
+    app.include_router(ledger_routes.router)
+    chat_routes.install(app, settings)
     app.add_middleware(
         BodyGuard, max_bytes=settings.max_body_bytes, max_depth=settings.max_json_depth
     )
+    security.install(app)  # outermost: security headers on every answer, the guard's too
     logging.getLogger("redline").setLevel(logging.INFO)
     return app

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Header
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
+from redline.approvals.api import APPROVAL_HEADER
+from redline.approvals.flow import decide_with_approvals
+from redline.auth.deps import PrincipalDep
 from redline.decision import Decision
 from redline.gateway.services import Services, get_services
 from redline.subject import DecideRequest
@@ -39,22 +42,35 @@ class PoliciesResponse(BaseModel):
 
 
 @router.post("/v1/decide", response_model=Decision, tags=["decide"])
-async def decide(body: DecideRequest, services: ServicesDep) -> Decision:
+async def decide(
+    body: DecideRequest,
+    services: ServicesDep,
+    principal: PrincipalDep,
+    approval_id: Annotated[str | None, Header(alias=APPROVAL_HEADER, max_length=64)] = None,
+) -> Decision:
     """Classify the text, conversation or tool call, evaluate the packs in force, record
-    the decision on the ledger, and answer. Policy choice is the server's, not the client's."""
-    return await run_in_threadpool(services.decider(body.context.deployment).decide, body)
+    the decision on the ledger, and answer. Policy choice is the server's, not the client's:
+    the principal and deployment come from the API key. A hold opens an approval
+    (`approval_id`); repeat the same request with the `Redline-Approval-Id` header to resume."""
+    return await run_in_threadpool(decide_with_approvals, services, body, principal, approval_id)
 
 
 @router.get("/v1/policies", response_model=PoliciesResponse, tags=["policies"])
-async def policies(services: ServicesDep) -> PoliciesResponse:
-    active = [p.name for p in services.decider().packs]
+async def policies(services: ServicesDep, principal: PrincipalDep) -> PoliciesResponse:
+    active = [p.name for p in services.decider(principal.deployment).packs]
     packs = [
         PackInfo(
-            name=p.name, version=p.version, title=p.title, description=p.description,
-            sha256=p.sha256, active=p.name in active,
-            rules=[RuleInfo(id=r.id, effect=r.effect, category=r.category, reason=r.reason)
-                   for r in p.rule_list()],
-        )  # fmt: skip
+            name=p.name,
+            version=p.version,
+            title=p.title,
+            description=p.description,
+            sha256=p.sha256,
+            active=p.name in active,
+            rules=[
+                RuleInfo(id=r.id, effect=r.effect, category=r.category, reason=r.reason)
+                for r in p.rule_list()
+            ],
+        )
         for p in services.registry.packs.values()
     ]
     return PoliciesResponse(active=active, packs=packs)

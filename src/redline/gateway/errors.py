@@ -1,6 +1,6 @@
 """One JSON error shape for every error, compatible with the OpenAI SDK's error parsing:
 
-    {"error": {"type": ..., "code": ..., "message": ..., "param": null, "details": ...}}
+{"error": {"type": ..., "code": ..., "message": ..., "param": null, "details": ...}}
 """
 
 from __future__ import annotations
@@ -17,9 +17,16 @@ from redline.errors import RedlineError
 
 log = logging.getLogger("redline.http")
 
-_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
-          404: "not_found_error", 409: "conflict_error", 413: "invalid_request_error",
-          422: "invalid_request_error", 429: "rate_limit_error"}  # fmt: skip
+_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    409: "conflict_error",
+    413: "invalid_request_error",
+    422: "invalid_request_error",
+    429: "rate_limit_error",
+}
 
 
 def error_body(status: int, code: str, message: str, details: Any = None) -> dict[str, Any]:
@@ -65,7 +72,7 @@ def install(app: FastAPI) -> None:
         code = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}.get(
             exc.status_code, "http_error"
         )
-        return error_response(exc.status_code, code, str(exc.detail), headers=exc.headers)
+        return error_response(exc.status_code, code, str(exc.detail), headers=dict(exc.headers) if exc.headers else None)
 
     @app.exception_handler(Exception)
     async def _crash(_: Request, exc: Exception) -> JSONResponse:

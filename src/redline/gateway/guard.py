@@ -7,6 +7,7 @@ nested body is refused in the one error shape and never reaches a parser.
 from __future__ import annotations
 
 import json
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from redline.gateway.errors import error_body
@@ -42,7 +43,10 @@ class BodyGuard:
 
     async def _refuse(self, send: Send, status: int, code: str, message: str) -> None:
         body = json.dumps(error_body(status, code, message)).encode()
-        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+        ]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
@@ -53,8 +57,12 @@ class BodyGuard:
         headers = dict(scope.get("headers", []))
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(send, 413, "body_too_large",
-                               f"request body is {int(declared)} bytes; the limit is {self.max_bytes}")  # fmt: skip
+            await self._refuse(
+                send,
+                413,
+                "body_too_large",
+                f"request body is {int(declared)} bytes; the limit is {self.max_bytes}",
+            )
             return
         chunks: list[bytes] = []
         size = 0
@@ -66,8 +74,12 @@ class BodyGuard:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_bytes:
-                await self._refuse(send, 413, "body_too_large",
-                                   f"request body exceeds the limit of {self.max_bytes} bytes")  # fmt: skip
+                await self._refuse(
+                    send,
+                    413,
+                    "body_too_large",
+                    f"request body exceeds the limit of {self.max_bytes} bytes",
+                )
                 return
             chunks.append(chunk)
             more = message.get("more_body", False)

@@ -39,8 +39,7 @@ class SecurityHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = [(k, v) for k, v in message.get("headers", [])
-                           if k.lower() not in _NAMES]  # fmt: skip
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() not in _NAMES]
                 headers += [
                     (b"x-content-type-options", b"nosniff"),
                     (b"x-frame-options", b"DENY"),
@@ -55,8 +54,14 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-_NAMES = {b"x-content-type-options", b"x-frame-options", b"content-security-policy",
-          b"referrer-policy", b"cache-control", b"cross-origin-opener-policy"}  # fmt: skip
+_NAMES = {
+    b"x-content-type-options",
+    b"x-frame-options",
+    b"content-security-policy",
+    b"referrer-policy",
+    b"cache-control",
+    b"cross-origin-opener-policy",
+}
 
 
 class RateLimited(RedlineError):
@@ -99,6 +104,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RateLimited)
     async def _limited(_: Request, exc: RateLimited) -> JSONResponse:
-        return error_response(429, exc.code, str(exc), headers={"Retry-After": str(exc.retry_after)})
+        return error_response(
+            429, exc.code, str(exc), headers={"Retry-After": str(exc.retry_after)}
+        )
 
     app.add_middleware(SecurityHeaders)

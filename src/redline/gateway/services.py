@@ -6,11 +6,17 @@ from dataclasses import dataclass, field
 
 from fastapi import Request
 
+from redline.approvals.service import ApprovalService
+from redline.approvals.token import load_or_create_signing_key
+from redline.auth.store import PrincipalStore
 from redline.classify.load import load_classifier
 from redline.classify.types import Classifier
+from redline.db import make_engine
 from redline.errors import NotFoundError
-from redline.ledger.sqlite import SqliteStore
-from redline.ledger.store import DecisionStore
+from redline.gateway.security import RateLimiter
+from redline.ledger.checkpoint import Checkpointer, checkpointer_from_env
+from redline.ledger.open import open_ledger
+from redline.ledger.store import DecisionStore, LedgerStore
 from redline.policy.engine import PackEvaluator
 from redline.policy.pack import PackRegistry
 from redline.service import Decider
@@ -27,6 +33,19 @@ class Services:
     evaluator: PackEvaluator = field(default_factory=PackEvaluator)
     _deciders: dict[str, Decider] = field(default_factory=dict)
     _upstream_deciders: dict[str, Decider] = field(default_factory=dict)
+    checkpointer: Checkpointer | None = None  # signs ledger checkpoints (issue 4)
+    # identity and approvals (issues 7 and 5): built from settings.db in __post_init__
+    principals: PrincipalStore = field(init=False)
+    approvals: ApprovalService = field(init=False)
+    rate_limiter: RateLimiter = field(init=False)
+
+    def __post_init__(self) -> None:
+        engine = make_engine(self.settings.db)
+        self.principals = PrincipalStore(engine)
+        key = load_or_create_signing_key(self.settings.approval_keys_dir)
+        self.approvals = ApprovalService(self.settings, self.store, key, engine)
+        self.rate_limiter = RateLimiter(self.settings.rate_limit_per_minute,
+                                        self.settings.rate_limit_burst)  # fmt: skip
 
     def decider(self, deployment: str | None = None) -> Decider:
         """The decider of a deployment: its packs, its trust, the shared classifier and ledger."""
@@ -57,11 +76,14 @@ class Services:
         return self._upstream_deciders[key]
 
     def close(self) -> None:
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
+        self.approvals.close()
         self.store.close()
 
 
 def open_store(db: str) -> DecisionStore:
-    return SqliteStore(db)
+    return open_ledger(db)
 
 
 def build_services(settings: Settings) -> Services:
@@ -73,7 +95,12 @@ def build_services(settings: Settings) -> Services:
         if upstream.packs:
             registry.select(upstream.packs)
     store = open_store(settings.db)
-    return Services(settings, registry, store, load_classifier(settings.classifier))
+    services = Services(settings, registry, store, load_classifier(settings.classifier))
+    if isinstance(store, LedgerStore):
+        services.checkpointer = checkpointer_from_env(store)
+        if services.checkpointer is not None:
+            services.checkpointer.start()
+    return services
 
 
 def get_services(request: Request) -> Services:

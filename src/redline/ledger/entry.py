@@ -29,6 +29,7 @@ class LedgerEntry(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     kind: str = "decision"
+    seq: int | None = None  # the ledger index, set by the store as it appends
     time: str  # RFC 3339 UTC
     deployment: str
     principal: str

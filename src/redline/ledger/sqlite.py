@@ -1,68 +1,177 @@
-"""Append-only SQLite decision log (WAL, one writer)."""
+"""The embedded ledger: SQLite in WAL mode, synchronous=FULL, one writer thread that commits
+queued appends in batches (group commit). Readers use their own connections."""
 
 from __future__ import annotations
 
-import json
+import datetime as dt
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator
 from pathlib import Path
 
-from redline.errors import NotFoundError, StoreError
-from redline.ledger.entry import LedgerEntry
-from redline.ledger.store import Sealed
+from redline.errors import StoreError
+from redline.ledger.content import load_content_key
+from redline.ledger.merkle import Frontier
+from redline.ledger.store import LedgerStore, Pending, number
+from redline.ledger.writer import BatchWriter
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS entries (idx INTEGER PRIMARY KEY, body BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS content (idx INTEGER PRIMARY KEY, salt TEXT NOT NULL, body TEXT NOT NULL);
-CREATE TRIGGER IF NOT EXISTS entries_no_update BEFORE UPDATE ON entries
-  BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS entries_no_delete BEFORE DELETE ON entries
-  BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS ledger_entries (idx INTEGER PRIMARY KEY, body BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS ledger_nodes (id INTEGER PRIMARY KEY, hash BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS ledger_content (idx INTEGER PRIMARY KEY, body BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS ledger_checkpoints (
+  id INTEGER PRIMARY KEY, size INTEGER NOT NULL, root BLOB NOT NULL, note TEXT NOT NULL,
+  time TEXT NOT NULL);
 """
+# The log, its nodes and its checkpoints never change; content may be erased (the commitment
+# stays in the log).
+APPEND_ONLY = ("ledger_entries", "ledger_nodes", "ledger_checkpoints")
+TRIGGERS = "".join(
+    f"""
+CREATE TRIGGER IF NOT EXISTS {t}_no_update BEFORE UPDATE ON {t}
+  BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS {t}_no_delete BEFORE DELETE ON {t}
+  BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;"""
+    for t in APPEND_ONLY
+)
+SCAN_CHUNK = 20_000
 
 
-class SqliteStore:
-    def __init__(self, path: str | Path) -> None:
+def utcnow() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def connect(path: str) -> sqlite3.Connection:
+    db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=FULL")
+    db.execute("PRAGMA busy_timeout=30000")
+    return db
+
+
+class SqliteStore(LedgerStore):
+    def __init__(self, path: str | Path, content_key: bytes | None = None) -> None:
         self.path = str(path)
-        self._lock = threading.Lock()
+        self.content_key = content_key if content_key is not None else load_content_key()
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
         try:
-            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.executescript(_SCHEMA)
+            self._db = connect(self.path)
+            # fewer, larger WAL checkpoints: each one syncs the database file
+            self._db.execute("PRAGMA wal_autocheckpoint=8192")
+            self._db.executescript(SCHEMA + TRIGGERS)
+            size = self._size(self._db)
+            self._frontier = self.frontier_from(self._db, size)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the ledger at {self.path}: {exc}") from exc
+        self._writer = BatchWriter(self._commit, name="ledger-writer")
 
-    def append_many(self, items: Sequence[Sealed]) -> list[int]:
-        with self._lock:
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-                (start,) = self._db.execute("SELECT COUNT(*) FROM entries").fetchone()
-                rows = [(start + i, it.entry.canonical()) for i, it in enumerate(items)]
-                self._db.executemany("INSERT INTO entries (idx, body) VALUES (?, ?)", rows)
-                self._db.executemany(
-                    "INSERT INTO content (idx, salt, body) VALUES (?, ?, ?)",
-                    [
-                        (start + i, it.salt, json.dumps(it.content))
-                        for i, it in enumerate(items)
-                        if it.content is not None and it.salt is not None
-                    ],
-                )
-                self._db.execute("COMMIT")
-            except sqlite3.Error as exc:
-                self._db.execute("ROLLBACK")
-                raise StoreError(f"ledger append failed: {exc}") from exc
-        return [r[0] for r in rows]
+    @staticmethod
+    def _size(db: sqlite3.Connection) -> int:
+        (top,) = db.execute("SELECT max(idx) FROM ledger_entries").fetchone()
+        return 0 if top is None else int(top) + 1
 
-    def entry(self, index: int) -> LedgerEntry:
-        row = self._db.execute("SELECT body FROM entries WHERE idx = ?", (index,)).fetchone()
-        if row is None:
-            raise NotFoundError(f"no ledger entry {index}")
-        return LedgerEntry.model_validate_json(row[0])
+    def frontier_from(self, db: sqlite3.Connection, size: int) -> Frontier:
+        ids = [lv << 48 | i for lv, i in Frontier.node_keys(size)]
+        marks = ",".join("?" * len(ids))
+        got = dict(db.execute(f"SELECT id, hash FROM ledger_nodes WHERE id IN ({marks})", ids))  # noqa: S608
+        if len(got) != len(ids):
+            raise StoreError("the ledger's node table is missing frontier nodes")
+        return Frontier(size, [got[i] for i in ids])
+
+    # writes: only on the writer thread
+    def _append(self, batch: list[Pending]) -> list[int]:
+        return self._writer.append(batch)
+
+    def _commit(self, batch: list[Pending]) -> list[int]:
+        db = self._db
+        saved = Frontier(self._frontier.size, [h for _, h in self._frontier.stack])
+        rows = number(self._frontier, batch)
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            db.executemany("INSERT INTO ledger_entries (idx, body) VALUES (?, ?)", rows.entries)
+            db.executemany("INSERT INTO ledger_nodes (id, hash) VALUES (?, ?)", rows.nodes)
+            db.executemany("INSERT INTO ledger_content (idx, body) VALUES (?, ?)", rows.content)
+            db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self._frontier = saved
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise StoreError(f"ledger append failed: {exc}") from exc
+        return [i for i, _ in rows.entries]
+
+    def add_checkpoint(self, size: int, root: bytes, note: str) -> None:
+        def write() -> None:
+            self._db.execute(
+                "INSERT INTO ledger_checkpoints (size, root, note, time) VALUES (?, ?, ?, ?)",
+                (size, root, note, utcnow()),
+            )
+
+        self._writer.call(write)
+
+    # reads: a connection per thread
+    def _reader(self) -> sqlite3.Connection:
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            db = connect(self.path)
+            self._local.db = db
+            with self._readers_lock:
+                self._readers.append(db)
+        return db
+
+    def _nodes(self, ids: list[int]) -> dict[int, bytes]:
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        sql = f"SELECT id, hash FROM ledger_nodes WHERE id IN ({marks})"  # noqa: S608
+        return dict(self._reader().execute(sql, ids).fetchall())
+
+    def _entry_body(self, index: int) -> bytes | None:
+        row = (
+            self._reader()
+            .execute("SELECT body FROM ledger_entries WHERE idx = ?", (index,))
+            .fetchone()
+        )
+        return None if row is None else bytes(row[0])
+
+    def _content(self, index: int) -> bytes | None:
+        row = (
+            self._reader()
+            .execute("SELECT body FROM ledger_content WHERE idx = ?", (index,))
+            .fetchone()
+        )
+        return None if row is None else bytes(row[0])
 
     def size(self) -> int:
-        return int(self._db.execute("SELECT COUNT(*) FROM entries").fetchone()[0])
+        return self._size(self._reader())
+
+    def scan(self, start: int = 0) -> Iterator[tuple[int, bytes, bytes | None]]:
+        db = connect(self.path)  # its own connection: a scan outlives many calls
+        try:
+            last = start - 1
+            while True:
+                rows = db.execute(
+                    "SELECT e.idx, e.body, n.hash FROM ledger_entries e "
+                    "LEFT JOIN ledger_nodes n ON n.id = e.idx "
+                    "WHERE e.idx > ? ORDER BY e.idx LIMIT ?",
+                    (last, SCAN_CHUNK),
+                ).fetchall()
+                if not rows:
+                    return
+                yield from rows
+                last = rows[-1][0]
+        finally:
+            db.close()
+
+    def checkpoints(self) -> list[str]:
+        rows = self._reader().execute("SELECT note FROM ledger_checkpoints ORDER BY id")
+        return [r[0] for r in rows]
 
     def close(self) -> None:
+        self._writer.close()
+        with self._readers_lock:
+            for db in self._readers:
+                db.close()
+            self._readers.clear()
         self._db.close()

@@ -25,11 +25,22 @@ def _approval_role(category: str) -> str:
 
 
 def _uncertain(pack: Pack, category: str, score: float, threshold: float) -> Verdict:
-    rule = Rule(pack.name, f"{pack.name}.uncertain-{category}", "forbid",
-                f"Score {score:.2f} for {category} lies in the uncertainty band below the "
-                f"threshold {threshold:.2f} of a restricted use: a human decides.", category)  # fmt: skip
-    return Verdict(pack.name, category, Effect.HOLD, (rule,),
-                   Release(_approval_role(category), ()), note="uncertain")  # fmt: skip
+    rule = Rule(
+        pack.name,
+        f"{pack.name}.uncertain-{category}",
+        "forbid",
+        f"Score {score:.2f} for {category} lies in the uncertainty band below the "
+        f"threshold {threshold:.2f} of a restricted use: a human decides.",
+        category,
+    )
+    return Verdict(
+        pack.name,
+        category,
+        Effect.HOLD,
+        (rule,),
+        Release(_approval_role(category), ()),
+        note="uncertain",
+    )
 
 
 def _pack_verdicts(

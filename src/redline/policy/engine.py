@@ -102,8 +102,13 @@ class PackEvaluator:
             return Verdict(pack.name, category, Effect.ALLOW, tuple(rules))
         if not rules:
             # Cedar's default deny: no permit applied. A pack that forgets a case denies it.
-            default = Rule(pack.name, f"{pack.name}.no-permit", "forbid",
-                           "No rule of this pack permits this use (Cedar default deny).", category)  # fmt: skip
+            default = Rule(
+                pack.name,
+                f"{pack.name}.no-permit",
+                "forbid",
+                "No rule of this pack permits this use (Cedar default deny).",
+                category,
+            )
             return Verdict(pack.name, category, Effect.DENY, (default,))
         for release in _RELEASES:
             hypothetical = facts.with_release(release.attestations, release.role)
@@ -111,6 +116,7 @@ class PackEvaluator:
                 continue
             if self._authorize(pack, category, hypothetical)[0]:
                 missing = tuple(a for a in release.attestations if not getattr(facts, a))
-                return Verdict(pack.name, category, Effect.HOLD, tuple(rules),
-                               Release(release.role, missing))  # fmt: skip
+                return Verdict(
+                    pack.name, category, Effect.HOLD, tuple(rules), Release(release.role, missing)
+                )
         return Verdict(pack.name, category, Effect.DENY, tuple(rules))

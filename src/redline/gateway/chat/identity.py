@@ -1,20 +1,17 @@
-"""Who asks and what they attest: the principal (from authentication) and the context.
-
-Authentication is `redline.auth.deps.current_principal` (Authorization: Bearer KEY).
-Where that module is absent (a build without authentication) every caller is the
-anonymous principal of the default deployment, which no deployment trusts to attest.
-"""
+"""Who asks and what they attest: the principal (`Authorization: Bearer KEY`, see
+redline.auth.deps) and the request context built from it and the attestation headers."""
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable
-from typing import Annotated, Any, cast
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from pydantic import ValidationError
 
 from redline.approvals.api import APPROVAL_HEADER, Approvals
+from redline.auth.deps import current_principal
 from redline.auth.principal import Principal
+from redline.errors import InputError
 from redline.gateway.services import Services
 from redline.subject import Context, PrincipalRef
 
@@ -29,22 +26,7 @@ ATTESTATION_HEADERS = {
 }
 
 
-async def anonymous_principal(request: Request) -> Principal:
-    services: Services = request.app.state.services
-    deployment = services.settings.default_deployment
-    return Principal(id="anonymous", name="anonymous", roles=frozenset(), deployment=deployment)
-
-
-def _principal_dependency() -> Callable[..., Any]:
-    try:
-        module = importlib.import_module("redline.auth.deps")
-    except ImportError:
-        return anonymous_principal
-    dep = getattr(module, "current_principal", None)
-    return cast(Callable[..., Any], dep) if callable(dep) else anonymous_principal
-
-
-PrincipalDep = Annotated[Principal, Depends(_principal_dependency())]
+PrincipalDep = Annotated[Principal, Depends(current_principal)]
 
 
 def context_of(request: Request, principal: Principal) -> Context:
@@ -54,11 +36,15 @@ def context_of(request: Request, principal: Principal) -> Context:
             given[field] = value.strip()
     if given.get("us_persons") not in (None, "true", "false", "unknown"):
         given["us_persons"] = "unknown"
-    return Context(
-        principal=PrincipalRef(id=principal.id, roles=tuple(sorted(principal.roles))),
-        deployment=principal.deployment,
-        **given,
-    )
+    try:
+        return Context(
+            principal=PrincipalRef(id=principal.id, roles=tuple(sorted(principal.roles))),
+            deployment=principal.deployment,
+            **given,
+        )
+    except ValidationError as exc:
+        where = ", ".join(str(e["loc"][0]) for e in exc.errors() if e.get("loc"))
+        raise InputError(f"invalid attestation header(s): {where}") from None
 
 
 def approval_ids(request: Request) -> list[str]:
@@ -66,6 +52,5 @@ def approval_ids(request: Request) -> list[str]:
     return list(dict.fromkeys(p.strip() for p in raw.split(",") if p.strip()))
 
 
-def approvals_of(services: Services) -> Approvals | None:
-    """The approvals service, where this build has one."""
-    return cast("Approvals | None", getattr(services, "approvals", None))
+def approvals_of(services: Services) -> Approvals:
+    return services.approvals

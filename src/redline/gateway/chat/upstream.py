@@ -111,31 +111,38 @@ class Upstream:
             value = None
         if not isinstance(value, dict):
             log.warning("upstream %s answered malformed JSON", self.name)
-            raise UpstreamError(502, "upstream_malformed",
-                                f"upstream {self.name!r} answered malformed JSON; nothing was "
-                                "returned unchecked")  # fmt: skip
+            raise UpstreamError(
+                502,
+                "upstream_malformed",
+                f"upstream {self.name!r} answered malformed JSON; nothing was returned unchecked",
+            )
         return value
 
     def _transport_error(self, exc: httpx.HTTPError) -> UpstreamError:
         kind = type(exc).__name__
         log.warning("upstream %s failed: %s", self.name, kind)
         if isinstance(exc, httpx.TimeoutException):
-            return UpstreamError(504, "upstream_timeout",
-                                 f"upstream {self.name!r} timed out ({kind})")  # fmt: skip
-        return UpstreamError(502, "upstream_unreachable",
-                             f"upstream {self.name!r} could not be reached ({kind})")  # fmt: skip
+            return UpstreamError(
+                504, "upstream_timeout", f"upstream {self.name!r} timed out ({kind})"
+            )
+        return UpstreamError(
+            502, "upstream_unreachable", f"upstream {self.name!r} could not be reached ({kind})"
+        )
 
     def _status_error(self, status: int, text: str) -> UpstreamError:
         log.warning("upstream %s answered HTTP %d", self.name, status)
         detail = _message_of(self.redact(text))
         if status in (400, 404, 413, 422):
-            return UpstreamError(400, "upstream_rejected",
-                                 f"upstream {self.name!r} rejected the request: {detail}")  # fmt: skip
+            return UpstreamError(
+                400, "upstream_rejected", f"upstream {self.name!r} rejected the request: {detail}"
+            )
         if status == 429:
-            return UpstreamError(429, "upstream_rate_limited",
-                                 f"upstream {self.name!r} is rate limiting: {detail}")  # fmt: skip
-        return UpstreamError(502, "upstream_error",
-                             f"upstream {self.name!r} failed with HTTP {status}")  # fmt: skip
+            return UpstreamError(
+                429, "upstream_rate_limited", f"upstream {self.name!r} is rate limiting: {detail}"
+            )
+        return UpstreamError(
+            502, "upstream_error", f"upstream {self.name!r} failed with HTTP {status}"
+        )
 
     async def close(self) -> None:
         if self._client is not None:
@@ -164,7 +171,9 @@ class Upstreams:
 
     def models(self, allowed: list[str] | None) -> list[tuple[str, str]]:
         """(model, upstream) pairs a deployment may use (`allowed` None: every upstream)."""
-        return [(m, u.name) for m, u in self.by_model.items() if allowed is None or u.name in allowed]
+        return [
+            (m, u.name) for m, u in self.by_model.items() if allowed is None or u.name in allowed
+        ]
 
     async def close(self) -> None:
         for up in self.by_name.values():

@@ -1,0 +1,146 @@
+"""Chat gateway benchmark: Redline in front of a fast local fake upstream vs the fake direct.
+
+    .venv/bin/python bench/gateway.py [--requests 300] [--concurrency 8] [--classifier rules]
+
+Prints, side by side in one run: latency p50/p99 through Redline and direct, the added
+p50 against the target (the classifier's own p50 for the two classifications a request
+needs, conversation and answer, measured here + 5 ms), time to first token when
+streaming (direct, through Redline, added), and requests per second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.fake_upstream import Answer, FakeUpstream, gateway
+
+from redline.subject import ChatMessage, DecideRequest, Subject
+
+PROMPT = "Draft the convoy fuel plan for 3rd battalion, leaving at dawn."
+ANSWER = (
+    "The convoy needs 1,200 litres of diesel for the round trip. Refuel at the forward "
+    "point before the river crossing. Carry two spare jerrycans per vehicle. Maintenance "
+    "checks tyres and oil before departure, and the supply officer signs the fuel log. "
+    "Radio checks every thirty minutes; return before dusk."
+)
+
+
+def pct(xs: list[float], q: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(q * len(xs)))] * 1000
+
+
+def timed(fn: Callable[[], object], n: int) -> list[float]:
+    out = []
+    for _ in range(n):
+        t = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t)
+    return out
+
+
+def ttft(client: httpx.Client, url: str, headers: dict[str, str], body: dict[str, object]) -> float:
+    """Seconds from sending to the first chunk carrying content."""
+    t = time.perf_counter()
+    with client.stream("POST", url, json=body, headers=headers) as r:
+        lines = r.iter_lines()
+        for line in lines:
+            if '"content":"' in line.replace(" ", "") and '"content":""' not in line.replace(
+                " ", ""
+            ):
+                first = time.perf_counter() - t
+                for _ in lines:
+                    pass
+                return first
+    raise RuntimeError("no content arrived")
+
+
+def throughput(fn: Callable[[], object], n: int, workers: int) -> float:
+    t = time.perf_counter()
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(lambda _: fn(), range(n)))
+    return n / (time.perf_counter() - t)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--requests", type=int, default=300)
+    ap.add_argument("--concurrency", type=int, default=8)
+    ap.add_argument("--classifier", default="rules")
+    ap.add_argument("--db-dir", default=None, help="where the ledger lives (default: a temp dir)")
+    args = ap.parse_args()
+    n = args.requests
+    fake = FakeUpstream(default=Answer(text=ANSWER, chunk_chars=6, chunk_delay_s=0.002))
+    with tempfile.TemporaryDirectory(dir=args.db_dir) as tmp, \
+            gateway(Path(tmp), fake, classifier=args.classifier) as env:  # fmt: skip
+        body: dict[str, object] = {"model": "alpha-1",
+                                   "messages": [{"role": "user", "content": PROMPT}]}  # fmt: skip
+        via = (
+            env.url + "/v1/chat/completions",
+            {"authorization": f"Bearer {env.keys['requester']}"},
+        )
+        direct = (env.upstream_url + "/chat/completions", {"authorization": "Bearer x"})
+        client = httpx.Client(timeout=30, limits=httpx.Limits(max_connections=64))
+
+        def call(target: tuple[str, dict[str, str]]) -> Callable[[], object]:
+            def go() -> object:
+                r = client.post(target[0], json=body, headers=target[1])
+                r.raise_for_status()
+                return r
+
+            return go
+
+        for target in (via, direct):  # warm up connections and caches
+            timed(call(target), 20)
+        lat_direct = timed(call(direct), n)
+        lat_via = timed(call(via), n)
+
+        classifier = env.app.state.services.classifier
+        conv = Subject(messages=(ChatMessage(role="user", content=PROMPT),))
+        answer = Subject(text=ANSWER)
+        cls = timed(lambda: (classifier.classify(conv), classifier.classify(answer)), n)
+        decider = env.app.state.services.decider_for("default", "alpha")
+        request = DecideRequest(messages=conv.messages)
+        dec = timed(lambda: decider.decide(request), n)
+
+        sbody = {**body, "stream": True}
+        t_direct = [ttft(client, direct[0], direct[1], sbody) for _ in range(max(30, n // 10))]
+        t_via = [ttft(client, via[0], via[1], sbody) for _ in range(max(30, n // 10))]
+
+        rps_direct = throughput(call(direct), n, args.concurrency)
+        rps_via = throughput(call(via), n, args.concurrency)
+
+    added = pct(lat_via, 0.5) - pct(lat_direct, 0.5)
+    target = pct(cls, 0.5) + 5
+    print(
+        f"chat gateway benchmark: {n} requests, classifier {args.classifier}, "
+        f"concurrency {args.concurrency} for throughput"
+    )
+    print(f"{'':28}{'direct':>10}{'redline':>10}{'added':>10}{'ratio':>8}")
+    for name, a, b in (
+        ("latency p50 (ms)", pct(lat_direct, 0.5), pct(lat_via, 0.5)),
+        ("latency p99 (ms)", pct(lat_direct, 0.99), pct(lat_via, 0.99)),
+        ("stream TTFT p50 (ms)", pct(t_direct, 0.5), pct(t_via, 0.5)),
+        ("stream TTFT p99 (ms)", pct(t_direct, 0.99), pct(t_via, 0.99)),
+    ):
+        print(f"{name:28}{a:10.2f}{b:10.2f}{b - a:10.2f}{b / a:8.2f}")
+    print(f"{'requests/s':28}{rps_direct:10.1f}{rps_via:10.1f}{'':10}{rps_via / rps_direct:8.2f}")
+    print(f"classifier p50 (conversation + answer): {pct(cls, 0.5):.2f} ms")
+    print(f"one decision p50 (classify, evaluate, durable ledger append): {pct(dec, 0.5):.2f} ms;"
+          " a request makes two")  # fmt: skip
+    verdict = "MET" if added <= target else "MISSED"
+    print(f"target: added p50 {added:.2f} ms <= classifier p50 + 5 ms = {target:.2f} ms: {verdict}")
+
+
+if __name__ == "__main__":
+    main()

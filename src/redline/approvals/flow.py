@@ -1,0 +1,60 @@
+"""The authenticated decide path shared by POST /v1/decide (and usable by the gateway):
+
+1. the principal and deployment come from the API key, never from the body;
+2. a hold released by an approval opens one (decision.approval_id);
+3. a repeated request with the approval id resumes: the grant is checked against this very
+   subject and requester, the approvers' roles enter the facts, and an allow carries the
+   signed action token (decision.action_token).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from redline.auth.principal import Principal
+from redline.decision import Decision
+from redline.errors import StoreError
+from redline.subject import DecideRequest, PrincipalRef
+
+if TYPE_CHECKING:
+    from redline.gateway.services import Services
+
+log = logging.getLogger("redline.approvals")
+
+
+def bind(request: DecideRequest, principal: Principal) -> DecideRequest:
+    """The request with its context's principal and deployment set from authentication."""
+    ref = PrincipalRef(id=principal.id, roles=tuple(sorted(principal.roles)))
+    context = request.context.model_copy(
+        update={"principal": ref, "deployment": principal.deployment}
+    )
+    return request.model_copy(update={"context": context})
+
+
+def decide_with_approvals(
+    services: Services, request: DecideRequest, principal: Principal, approval_id: str | None
+) -> Decision:
+    request = bind(request, principal)
+    decider = services.decider(principal.deployment)
+    if approval_id:
+        grant = services.approvals.grant_for(approval_id, request.subject(), principal)
+        decision = decider.decide(request, approvals=grant.roles)
+        decision.approval_id = grant.approval_id
+        if decision.decision == "allow":
+            decision.action_token = grant.token
+        return decision
+    decision = decider.decide(request)
+    if (
+        decision.decision == "hold"
+        and decision.release is not None
+        and decision.release.roles
+        and decision.ledger_index is not None
+    ):
+        try:
+            decision.approval_id = services.approvals.open_for_hold(
+                decision, request.subject(), principal
+            )
+        except StoreError:
+            log.error("could not open an approval for a hold; the hold stands")
+    return decision

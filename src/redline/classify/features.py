@@ -1,0 +1,105 @@
+"""What the model reads of a subject: the units to embed, and their windows.
+
+Every segment is a unit (each turn with the system prompt and tool results, each tool call
+read as text, each decoded blob). When a subject has more than one segment, the whole of
+it joined is a unit too, so a use that only shows across turns is scored as a whole.
+Each unit is embedded over overlapping windows (never truncated); a category's score is
+its strongest window, and that window is the evidence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from redline.classify.segments import segments
+from redline.subject import Subject
+
+WHOLE = "whole"
+
+
+class WindowLike(Protocol):
+    @property
+    def index(self) -> int: ...
+    @property
+    def char_start(self) -> int: ...
+    @property
+    def char_end(self) -> int: ...
+    @property
+    def vector(self) -> npt.NDArray[np.float32]: ...
+
+
+class EmbedderLike(Protocol):
+    """The part of `redline.classify.embed.Embedder` the classifier uses."""
+
+    @property
+    def model_version(self) -> str: ...
+
+    def embed_windows(self, texts: Sequence[str]) -> Sequence[Sequence[WindowLike]]: ...
+
+
+@dataclass(frozen=True)
+class Unit:
+    where: str  # "text", "turn 3 (user)", "tool_call engage_target", "whole"
+    text: str
+
+
+def units(subject: Subject) -> list[Unit]:
+    """The units of one subject; the last one is its primary unit (the whole of it)."""
+    segs = [Unit(s.where, s.text) for s in segments(subject)]
+    if not segs:
+        return [Unit("text", "")]
+    if len(segs) == 1:
+        return segs
+    return [*segs, Unit(WHOLE, "\n".join(s.text for s in segs))]
+
+
+@dataclass(frozen=True)
+class WindowRef:
+    """One embedded window and where it came from, for evidence."""
+
+    subject: int  # index of the subject in the batch
+    unit: Unit
+    primary: bool
+    index: int
+    count: int
+    char_start: int
+    char_end: int
+
+    def describe(self) -> str:
+        span = f"chars {self.char_start}-{self.char_end}"
+        if self.count > 1:
+            return f"{self.unit.where}, window {self.index + 1}/{self.count} ({span})"
+        return self.unit.where
+
+
+@dataclass(frozen=True)
+class Embedded:
+    """Every window of a batch of subjects: one row of `vectors` per entry of `refs`."""
+
+    vectors: npt.NDArray[np.float32]
+    refs: tuple[WindowRef, ...]
+    n_subjects: int
+
+
+def embed_subjects(embedder: EmbedderLike, subjects: Sequence[Subject]) -> Embedded:
+    """All units of all subjects, windowed and embedded in one batched call."""
+    all_units: list[tuple[int, Unit, bool]] = []
+    for i, subject in enumerate(subjects):
+        us = units(subject)
+        all_units += [(i, u, k == len(us) - 1) for k, u in enumerate(us)]
+    windows = embedder.embed_windows([u.text for _, u, _ in all_units])
+    refs: list[WindowRef] = []
+    rows: list[npt.NDArray[np.float32]] = []
+    for (i, unit, primary), wins in zip(all_units, windows, strict=True):
+        for w in wins:
+            refs.append(
+                WindowRef(i, unit, primary, w.index, len(wins), w.char_start, w.char_end)
+            )
+            rows.append(np.asarray(w.vector, dtype=np.float32))
+    vectors = np.stack(rows) if rows else np.zeros((0, 384), dtype=np.float32)
+    return Embedded(vectors, tuple(refs), len(subjects))

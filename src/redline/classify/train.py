@@ -1,0 +1,308 @@
+"""Train the head deterministically from the training side of data/ (never the test split).
+
+1. Embed every example (all its units and windows) with the offline embedder.
+2. Fit one-vs-rest logistic regressions (balanced class weights) on the windows of each
+   training example's primary unit (the whole of it), labelled with its categories.
+3. On the validation split, through the exact inference path (strongest window per
+   category, tool rules by max): fit a Platt calibration per category, choose per-category
+   thresholds (best F1), then one uncertainty band for the restricted categories that keeps
+   the validation miss and false-block rates under the pack furthest inside their targets.
+4. Hyper-parameters (regularisation C, whether per-turn units are scored) are chosen on
+   validation too. Inputs are sorted by id and every solver is seeded, so two runs on the
+   same data write byte-identical weights.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from redline.classify.corpus import Example, data_hash
+from redline.classify.evaluate import Decisions, per_category, score
+from redline.classify.features import EmbedderLike, Embedded, WindowRef, embed_subjects
+from redline.classify.head import WEIGHTS_DIR, Head, save_head
+from redline.classify.model import ModelClassifier
+from redline.classify.types import Thresholds
+from redline.policy.pack import PackRegistry
+from redline.taxonomy import CATEGORIES, RESTRICTED_CATEGORIES
+
+MISS_TARGET = 0.03
+FALSE_BLOCK_TARGET = 0.05
+EMBED_BATCH = 128
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    c_grid: tuple[float, ...] = (1.0, 4.0, 16.0)
+    unit_modes: tuple[str, ...] = ("all", "primary")
+    band_grid: tuple[float, ...] = tuple(round(0.02 * i, 2) for i in range(21))
+    pack: str = "provider-redlines"
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    head: Head
+    sha256: str
+    metrics: dict[str, Any]
+
+
+def embed_many(
+    embedder: EmbedderLike, examples: Sequence[Example], progress: Progress | None = None
+) -> Embedded:
+    """Embed in batches; the result is indexed by position in `examples`."""
+    vectors: list[npt.NDArray[np.float32]] = []
+    refs: list[WindowRef] = []
+    for start in range(0, len(examples), EMBED_BATCH):
+        chunk = examples[start : start + EMBED_BATCH]
+        part = embed_subjects(embedder, [e.subject for e in chunk])
+        vectors.append(part.vectors)
+        refs += [replace(r, subject=r.subject + start) for r in part.refs]
+        if progress:
+            progress(f"embedded {min(start + EMBED_BATCH, len(examples))}/{len(examples)}")
+    return Embedded(np.concatenate(vectors), tuple(refs), len(examples))
+
+
+def _subset(emb: Embedded, idx: Sequence[int]) -> Embedded:
+    """The windows of the subjects at positions `idx`, renumbered 0..len(idx)-1."""
+    pos = {old: new for new, old in enumerate(idx)}
+    rows = [r for r, ref in enumerate(emb.refs) if ref.subject in pos]
+    refs = tuple(replace(emb.refs[r], subject=pos[emb.refs[r].subject]) for r in rows)
+    return Embedded(emb.vectors[rows], refs, len(idx))
+
+
+def _labels(examples: Sequence[Example]) -> npt.NDArray[np.int8]:
+    y = np.zeros((len(examples), len(CATEGORIES)), dtype=np.int8)
+    for i, e in enumerate(examples):
+        for c in e.labels:
+            y[i, CATEGORIES.index(c)] = 1
+    return y
+
+
+def fit_linear(
+    x: npt.NDArray[np.float32], y: npt.NDArray[np.int8], c: float, seed: int
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+    from sklearn.linear_model import LogisticRegression
+
+    k = y.shape[1]
+    coef = np.zeros((k, x.shape[1]), dtype=np.float32)
+    intercept = np.full(k, -6.0, dtype=np.float32)
+    for j in range(k):
+        if 0 < int(y[:, j].sum()) < len(y):
+            lr = LogisticRegression(
+                C=c, class_weight="balanced", max_iter=5000, tol=1e-6, random_state=seed
+            )
+            lr.fit(x.astype(np.float64), y[:, j])
+            coef[j] = lr.coef_[0]
+            intercept[j] = lr.intercept_[0]
+    return coef, intercept
+
+
+def fit_platt(
+    z: npt.NDArray[np.float32], y: npt.NDArray[np.int8], seed: int
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+    """Per category p = sigmoid(a*z + b), fitted on validation subject-level scores."""
+    from sklearn.linear_model import LogisticRegression
+
+    k = y.shape[1]
+    a = np.ones(k, dtype=np.float32)
+    b = np.zeros(k, dtype=np.float32)
+    for j in range(k):
+        if 0 < int(y[:, j].sum()) < len(y):
+            lr = LogisticRegression(C=100.0, max_iter=5000, tol=1e-8, random_state=seed)
+            lr.fit(z[:, j : j + 1].astype(np.float64), y[:, j])
+            if lr.coef_[0, 0] > 0:  # a calibration must keep the order of the scores
+                a[j], b[j] = lr.coef_[0, 0], lr.intercept_[0]
+    return a, b
+
+
+def choose_thresholds(p: npt.NDArray[np.float32], y: npt.NDArray[np.int8]) -> dict[str, float]:
+    """Per category the threshold of best F1 on validation (the middle of any tie)."""
+    grid = np.round(np.arange(0.05, 0.951, 0.01), 2)
+    out: dict[str, float] = {}
+    for j, c in enumerate(CATEGORIES):
+        pos = y[:, j] == 1
+        if not pos.any():
+            out[c] = 0.5
+            continue
+        f1 = []
+        for t in grid:
+            pred = p[:, j] >= t
+            tp = int((pred & pos).sum())
+            denom = int(pred.sum()) + int(pos.sum())
+            f1.append(2 * tp / denom if denom else 0.0)
+        f = np.round(np.array(f1), 6)
+        best = np.flatnonzero(f == f.max())
+        out[c] = float(grid[best[len(best) // 2]])
+    return out
+
+
+def _objective(miss: float, false_block: float) -> float:
+    return max(miss / MISS_TARGET, false_block / FALSE_BLOCK_TARGET)
+
+
+def _head(
+    coef: npt.NDArray[np.float32],
+    intercept: npt.NDArray[np.float32],
+    a: npt.NDArray[np.float32],
+    b: npt.NDArray[np.float32],
+    thresholds: dict[str, float],
+    band: dict[str, float],
+    meta: dict[str, Any],
+) -> Head:
+    return Head(
+        categories=CATEGORIES,
+        coef=coef,
+        intercept=intercept,
+        platt_a=a,
+        platt_b=b,
+        thresholds=Thresholds(thresholds, band),
+        meta=meta,
+        sha256="training",
+    )
+
+
+def _candidate(
+    embedder: EmbedderLike,
+    train_x: npt.NDArray[np.float32],
+    train_y: npt.NDArray[np.int8],
+    val: Sequence[Example],
+    val_emb: Embedded,
+    decisions: Decisions,
+    c: float,
+    units: str,
+    config: TrainConfig,
+) -> tuple[Head, dict[str, Any]]:
+    coef, intercept = fit_linear(train_x, train_y, c, config.seed)
+    ones = np.ones(len(CATEGORIES), dtype=np.float32)
+    zeros = np.zeros(len(CATEGORIES), dtype=np.float32)
+    flat = {cat: 0.5 for cat in CATEGORIES}
+    nob = {cat: 0.0 for cat in CATEGORIES}
+    meta: dict[str, Any] = {"units": units, "C": c}
+    # Raw (uncalibrated) subject-level scores through the inference path: a = 1, b = 0
+    # makes the "probability" sigmoid(z), monotone in z, so z = logit(p).
+    raw = ModelClassifier(
+        embedder, _head(coef, intercept, ones, zeros, flat, nob, meta), tool_rules=False
+    )
+    raw_cls = raw.scores_from(val_emb, [e.subject for e in val])
+    p_raw = np.array([[cl.score(cat) for cat in CATEGORIES] for cl in raw_cls], dtype=np.float64)
+    p_raw = np.clip(p_raw, 1e-7, 1 - 1e-7)
+    z = np.log(p_raw / (1 - p_raw)).astype(np.float32)
+    y_val = _labels(val)
+    a, b = fit_platt(z, y_val, config.seed)
+    head = _head(coef, intercept, a, b, flat, nob, meta)
+    model = ModelClassifier(embedder, head)
+    cls = model.scores_from(val_emb, [e.subject for e in val])
+    p = np.array([[cl.score(cat) for cat in CATEGORIES] for cl in cls], dtype=np.float32)
+    thresholds = choose_thresholds(p, y_val)
+    best: tuple[float, float, float] | None = None
+    chosen_band = 0.0
+    for band_value in config.band_grid:
+        band = {
+            cat: (min(band_value, thresholds[cat] - 0.01) if cat in RESTRICTED_CATEGORIES else 0.0)
+            for cat in CATEGORIES
+        }
+        th = Thresholds(thresholds, band)
+        report = score(val, [replace(cl, thresholds=th) for cl in cls], decisions)
+        key = (_objective(report.miss_rate, report.false_block_rate), report.miss_rate, band_value)
+        if best is None or key < best:
+            best, chosen_band = key, band_value
+    band = {
+        cat: (min(chosen_band, thresholds[cat] - 0.01) if cat in RESTRICTED_CATEGORIES else 0.0)
+        for cat in CATEGORIES
+    }
+    head = _head(coef, intercept, a, b, thresholds, band, meta)
+    th = Thresholds(thresholds, band)
+    report = score(val, [replace(cl, thresholds=th) for cl in cls], decisions)
+    table, macro = per_category(val, [replace(cl, thresholds=th) for cl in cls])
+    metrics = {
+        "C": c,
+        "units": units,
+        "band": chosen_band,
+        "validation": {
+            "n": len(val),
+            "macro_f1": round(macro, 4),
+            "miss_rate": round(report.miss_rate, 4),
+            "false_block_rate": round(report.false_block_rate, 4),
+            "f1": {cat: table[cat]["f1"] for cat in CATEGORIES},
+        },
+    }
+    return head, metrics
+
+
+def _rank(metrics: dict[str, Any]) -> tuple[float, float]:
+    v = metrics["validation"]
+    within = _objective(v["miss_rate"], v["false_block_rate"]) <= 1.0
+    return (1.0 if within else -_objective(v["miss_rate"], v["false_block_rate"]), v["macro_f1"])
+
+
+def train(
+    examples: Sequence[Example],
+    embedder: EmbedderLike,
+    config: TrainConfig | None = None,
+    progress: Progress | None = None,
+) -> tuple[Head, dict[str, Any]]:
+    """Fit a head on the training side. Raises ValueError if handed test examples."""
+    config = config or TrainConfig()
+    examples = sorted(examples, key=lambda e: e.id)
+    if any(e.split == "test" for e in examples):
+        raise ValueError("training was handed test-split examples")
+    train_ex = [e for e in examples if e.split == "train"]
+    val = [e for e in examples if e.split == "validation"]
+    if not train_ex or not val:
+        raise ValueError("training needs examples in both the train and the validation split")
+    emb = embed_many(embedder, examples, progress)
+    train_idx = [i for i, e in enumerate(examples) if e.split == "train"]
+    val_idx = [i for i, e in enumerate(examples) if e.split == "validation"]
+    tr = _subset(emb, train_idx)
+    rows = [r for r, ref in enumerate(tr.refs) if ref.primary]
+    train_x = tr.vectors[rows]
+    train_y = _labels(train_ex)[[tr.refs[r].subject for r in rows]]
+    val_emb = _subset(emb, val_idx)
+    decisions = Decisions(PackRegistry().select(config.pack))
+    results: list[tuple[Head, dict[str, Any]]] = []
+    for units in config.unit_modes:
+        for c in config.c_grid:
+            head, metrics = _candidate(
+                embedder, train_x, train_y, val, val_emb, decisions, c, units, config
+            )
+            results.append((head, metrics))
+            if progress:
+                v = metrics["validation"]
+                progress(
+                    f"C={c} units={units}: validation macro-F1 {v['macro_f1']:.3f}, "
+                    f"miss {v['miss_rate']:.1%}, false-block {v['false_block_rate']:.1%}"
+                )
+    head, metrics = max(results, key=lambda r: _rank(r[1]))
+    counts = {cat: sum(cat in e.labels for e in examples) for cat in CATEGORIES}
+    meta = {
+        **head.meta,
+        "format": 1,
+        "pack": config.pack,
+        "embedder": embedder.model_version,
+        "train_data_sha256": data_hash(examples),
+        "n_train": len(train_ex),
+        "n_validation": len(val),
+        "label_counts": counts,
+        "selected": metrics,
+        "candidates": [m for _, m in results],
+    }
+    return replace(head, meta=meta), meta
+
+
+def train_and_save(
+    examples: Sequence[Example],
+    embedder: EmbedderLike,
+    out_dir: Path = WEIGHTS_DIR,
+    config: TrainConfig | None = None,
+    progress: Progress | None = None,
+) -> TrainResult:
+    head, meta = train(examples, embedder, config, progress)
+    sha = save_head(head, out_dir)
+    return TrainResult(replace(head, sha256=sha), sha, meta)

@@ -1,0 +1,117 @@
+"""`redline train` and `redline eval`: fit the classifier head, and measure a backend."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from redline.errors import RedlineError
+
+err = Console(stderr=True)
+
+DataDirOpt = Annotated[Path, typer.Option("--data", help="Corpus directory (data/*.jsonl).")]
+ModelDirOpt = Annotated[
+    Path | None,
+    typer.Option("--model-dir", envvar="REDLINE_MODEL_DIR", help="Built embedding model."),
+]
+
+
+def train_cmd(
+    data: DataDirOpt = Path("data"),
+    out: Annotated[
+        Path | None, typer.Option(help="Where to write head.npz and head.json.")
+    ] = None,
+    model_dir: ModelDirOpt = None,
+    policy: Annotated[
+        str, typer.Option("--policy", "-p", help="Pack the operating point is chosen for.")
+    ] = "provider-redlines",
+) -> None:
+    """Train the classifier head from the training side of --data (never the test split)."""
+    from redline.classify.corpus import training_side
+    from redline.classify.head import WEIGHTS_DIR
+    from redline.classify.train import TrainConfig, train_and_save
+
+    try:
+        from redline.classify.embed import load_embedder
+
+        embedder = load_embedder(model_dir)
+        examples = training_side(data)
+        err.print(f"training on {len(examples)} examples (train + validation) from {data}/")
+        result = train_and_save(
+            examples,
+            embedder,
+            out or WEIGHTS_DIR,
+            TrainConfig(pack=policy),
+            progress=lambda m: err.print(f"  {m}"),
+        )
+    except RedlineError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from exc
+    sel = result.metrics["selected"]
+    v = sel["validation"]
+    err.print(
+        f"[green]head {result.sha256[:12]}[/] written to {out or WEIGHTS_DIR}: C={sel['C']} "
+        f"units={sel['units']} band={sel['band']}; validation macro-F1 {v['macro_f1']:.3f}, "
+        f"miss {v['miss_rate']:.1%}, false-block {v['false_block_rate']:.1%}"
+    )
+
+
+def eval_cmd(
+    data: Annotated[
+        Path | None,
+        typer.Option("--data", help="A JSONL file in corpus format (default: the test split)."),
+    ] = None,
+    policy: Annotated[str, typer.Option("--policy", "-p", help="Packs, comma-separated.")] = (
+        "provider-redlines"
+    ),
+    classifier: Annotated[
+        str, typer.Option("--classifier", envvar="REDLINE_CLASSIFIER", help="rules, model, auto.")
+    ] = "model",
+    report: Annotated[Path | None, typer.Option(help="JSON report path.")] = None,
+    png: Annotated[Path | None, typer.Option(help="Confusion-matrix PNG path.")] = None,
+) -> None:
+    """Per-category precision/recall/F1 and the allow/hold/deny confusion under --policy."""
+    from redline.classify.corpus import load_corpus, load_file
+    from redline.classify.evaluate import evaluate, write_json, write_png
+    from redline.classify.load import load_classifier
+    from redline.policy.pack import PackRegistry
+
+    try:
+        examples = load_file(data) if data else load_corpus(splits=("test",))
+        packs = PackRegistry().select(policy)
+        backend = load_classifier(classifier)
+        result = evaluate(backend, examples, packs, policy)
+    except (RedlineError, OSError) as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from exc
+    result.data = str(data) if data else "data/ (test split)"
+    out = Console()
+    table = Table(title=f"{result.backend} on {result.data}: {result.n} examples, {policy}")
+    for col in ("category", "precision", "recall", "F1", "support"):
+        table.add_column(col, justify="left" if col == "category" else "right")
+    for cat, m in result.per_category.items():
+        table.add_row(cat, f"{m['precision']:.3f}", f"{m['recall']:.3f}", f"{m['f1']:.3f}",
+                      str(int(m["support"])))  # fmt: skip
+    out.print(table)
+    conf = Table(title="expected (rows) vs decided (columns)")
+    conf.add_column("")
+    for d in ("allow", "hold", "deny"):
+        conf.add_column(d, justify="right")
+    for a, row in result.confusion.items():
+        conf.add_row(a, *(str(v) for v in row.values()))
+    out.print(conf)
+    out.print(
+        f"macro-F1 {result.macro_f1:.3f}   miss rate {result.miss_rate:.1%} "
+        f"({len(result.misses)})   false-block rate {result.false_block_rate:.1%} "
+        f"({len(result.false_blocks)})"
+    )
+    stem = "eval-" + ("rules" if result.backend.startswith("rules") else "model")
+    report = report or Path("reports") / f"{stem}.json"
+    png = png or Path("reports") / f"{stem}.png"
+    write_json(result, report)
+    write_png(result, png)
+    err.print(f"report {report}, confusion matrix {png}")

@@ -1,0 +1,114 @@
+"""Deciding inside the gateway: the decider of (deployment, upstream), the caller's
+context, the approvals service, and the answers for deny, hold and check failure."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from redline.approvals.api import APPROVAL_HEADER, Approvals, Grant
+from redline.auth.principal import Principal
+from redline.decision import Decision
+from redline.errors import ConflictError
+from redline.gateway.errors import error_response
+from redline.service import Decider
+from redline.subject import Context, DecideRequest, Subject
+
+
+@dataclass
+class Check:
+    decider: Decider
+    context: Context
+    principal: Principal
+    approvals: Approvals | None
+    granted: frozenset[str] = frozenset()  # roles that approved the request (if resumed)
+
+    async def decide(self, request: DecideRequest, roles: frozenset[str] = frozenset()) -> Decision:
+        return await run_in_threadpool(self.decider.decide, request, roles)
+
+    async def decide_many(
+        self, requests: Sequence[DecideRequest], roles: Sequence[frozenset[str]] | None = None
+    ) -> list[Decision]:
+        if not requests:
+            return []
+        return await run_in_threadpool(self.decider.decide_batch, requests, roles)
+
+    async def open_hold(self, decision: Decision, subject: Subject) -> str | None:
+        if self.approvals is None:
+            return None
+        approval_id = await run_in_threadpool(
+            self.approvals.open_for_hold, decision, subject, self.principal
+        )
+        decision.approval_id = approval_id
+        return approval_id
+
+    async def grant(self, approval_id: str, subject: Subject) -> Grant:
+        if self.approvals is None:
+            raise ConflictError("this server has no approval service; nothing can be resumed")
+        return await run_in_threadpool(
+            self.approvals.grant_for, approval_id, subject, self.principal
+        )
+
+
+def clauses(decision: Decision) -> str:
+    """The deciding clauses in words: 'provider-redlines PR-2.1-… (reason)'."""
+    rules = [d for d in decision.decided_by if d.effect == decision.decision] or decision.decided_by
+    return "; ".join(f"{d.policy} {d.rule}: {d.reason}" for d in rules) or decision.reason
+
+
+def summary(decision: Decision) -> dict[str, Any]:
+    """What a client sees of a decision (no evidence text: it may quote content)."""
+    return decision.model_dump(
+        mode="json",
+        include={
+            "decision",
+            "categories",
+            "decided_by",
+            "release",
+            "reason",
+            "policies",
+            "classifier",
+            "subject_hash",
+            "ledger_index",
+            "approval_id",
+            "failure",
+        },
+    )
+
+
+def check_failed(decision: Decision) -> JSONResponse:
+    return error_response(
+        502,
+        "policy_check_failed",
+        f"Redline could not check this {decision.failure or 'content'} and "
+        f"fails closed: {decision.reason}",
+        {"decision": summary(decision)},
+    )
+
+
+def denied(decision: Decision) -> JSONResponse:
+    return error_response(
+        403, "policy_denied", f"Denied by policy: {clauses(decision)}", summary(decision)
+    )
+
+
+def held(decision: Decision, approval_id: str | None) -> JSONResponse:
+    resume = (
+        f"Once approved, repeat the identical request with the header "
+        f"'{APPROVAL_HEADER}: {approval_id}'."
+        if approval_id
+        else "This server has no approval service, so the request cannot be approved here."
+    )
+    details = {
+        "approval_id": approval_id,
+        "decision": summary(decision),
+        "release": decision.release.how if decision.release else None,
+        "resume": {"header": APPROVAL_HEADER, "value": approval_id, "how": resume},
+    }
+    message = f"Held for human approval: {clauses(decision)}. {resume}"
+    headers = {APPROVAL_HEADER: approval_id} if approval_id else None
+    return error_response(409, "approval_required", message, details, headers)
