@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -110,7 +111,7 @@ def test_long_input_is_windowed_not_truncated(embedder: Embedder) -> None:
         assert w.char_end == enc.offsets[w.token_end - 1][1]
         assert w.vector.shape == (384,)
     assert covered.min() >= 1
-    for a, b in zip(windows, windows[1:], strict=False):
+    for a, b in itertools.pairwise(windows):
         assert b.token_start < a.token_end, "consecutive windows must overlap"
         assert a.token_end - b.token_start >= embedder.overlap
     assert windows[0].char_start == 0 and windows[-1].char_end == len(text)

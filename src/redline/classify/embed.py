@@ -225,7 +225,9 @@ class Embedder:
 
     def _encode(self, texts: Sequence[str]) -> list[Any]:
         try:
-            return list(self._tokenizer.encode_batch(list(texts), add_special_tokens=False))
+            # encode(), not encode_batch(): no rayon pool competing with ORT for the cores,
+            # and no fork-after-parallelism hazard under pre-forking servers.
+            return [self._tokenizer.encode(t, add_special_tokens=False) for t in texts]
         except Exception as exc:
             raise ClassifierError(f"tokenisation failed: {exc}") from exc
 
