@@ -37,7 +37,9 @@ def assert_shape(r: httpx.Response, status: int, code: str) -> dict[str, Any]:
     return dict(body["error"])
 
 
-def raw(srv: Server, content: bytes, who: str = "a-req", path: str = "/v1/decide") -> httpx.Response:
+def raw(
+    srv: Server, content: bytes, who: str = "a-req", path: str = "/v1/decide"
+) -> httpx.Response:
     headers = srv.h(who, **{"content-type": "application/json"})
     return srv.client.post(srv.base + path, content=content, headers=headers)
 
@@ -45,24 +47,37 @@ def raw(srv: Server, content: bytes, who: str = "a-req", path: str = "/v1/decide
 CASES: list[tuple[str, bytes, int, str]] = [
     ("malformed-json", b'{"text": "hello"', 400, "invalid_request"),
     ("wrong-type", b'{"text": 42}', 400, "invalid_request"),
-    ("two-subjects", b'{"text": "a", "tool_call": {"name": "x", "arguments": {}}}', 400,
-     "invalid_request"),
+    (
+        "two-subjects",
+        b'{"text": "a", "tool_call": {"name": "x", "arguments": {}}}',
+        400,
+        "invalid_request",
+    ),
     ("no-subject", b"{}", 400, "invalid_request"),
     ("empty-messages", b'{"messages": []}', 400, "invalid_request"),
     ("bad-role", b'{"messages": [{"role": "wizard", "content": "hi"}]}', 400, "invalid_request"),
     ("client-picks-policy", b'{"text": "hi", "policy": "dodd-3000-09"}', 400, "invalid_request"),
     ("invalid-utf8", b'{"text": "\xff\xfe"}', 400, "invalid_utf8"),
-    ("deep-nesting", b'{"text": "a", "context": ' + b"[" * 200 + b"]" * 200 + b"}", 400,
-     "too_deep"),
+    (
+        "deep-nesting",
+        b'{"text": "a", "context": ' + b"[" * 200 + b"]" * 200 + b"}",
+        400,
+        "too_deep",
+    ),
     ("huge-body", b'{"text": "' + b"a" * 1_100_000 + b'"}', 413, "body_too_large"),
     ("json-array", b"[1, 2, 3]", 400, "invalid_request"),
-    ("bad-us-persons", b'{"text": "a", "context": {"us_persons": "maybe"}}', 400,
-     "invalid_request"),
-]  # fmt: skip
+    (
+        "bad-us-persons",
+        b'{"text": "a", "context": {"us_persons": "maybe"}}',
+        400,
+        "invalid_request",
+    ),
+]
 
 
-@pytest.mark.parametrize(("body", "status", "code"), [c[1:] for c in CASES],
-                         ids=[c[0] for c in CASES])  # fmt: skip
+@pytest.mark.parametrize(
+    ("body", "status", "code"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
 def test_bad_input_gets_the_one_shape(srv: Server, body: bytes, status: int, code: str) -> None:
     error = assert_shape(raw(srv, body), status, code)
     assert "a" * 100 not in json.dumps(error)  # content is never echoed back
@@ -70,21 +85,28 @@ def test_bad_input_gets_the_one_shape(srv: Server, body: bytes, status: int, cod
 
 def test_auth_errors_have_the_shape(srv: Server) -> None:
     assert_shape(srv.client.post(srv.base + "/v1/decide", json={"text": "x"}), 401, "unauthorized")
-    r = srv.client.post(srv.base + "/v1/decide", json={"text": "x"},
-                        headers={"authorization": "Bearer rl_nope_nope"})  # fmt: skip
+    r = srv.client.post(
+        srv.base + "/v1/decide",
+        json={"text": "x"},
+        headers={"authorization": "Bearer rl_nope_nope"},
+    )
     assert_shape(r, 401, "unauthorized")
 
 
 def test_routing_errors_have_the_shape(srv: Server) -> None:
     assert_shape(srv.get("a-req", "/v1/nowhere"), 404, "not_found")
-    assert_shape(srv.client.put(srv.base + "/v1/decide", headers=srv.h("a-req")), 405,
-                 "method_not_allowed")  # fmt: skip
+    assert_shape(
+        srv.client.put(srv.base + "/v1/decide", headers=srv.h("a-req")), 405, "method_not_allowed"
+    )
     assert_shape(srv.get("a-apr", "/v1/approvals/does-not-exist"), 404, "not_found")
 
 
 def test_unknown_model_has_the_shape(srv: Server) -> None:
-    r = srv.post("a-req", "/v1/chat/completions",
-                 {"model": "nope", "messages": [{"role": "user", "content": "hi"}]})  # fmt: skip
+    r = srv.post(
+        "a-req",
+        "/v1/chat/completions",
+        {"model": "nope", "messages": [{"role": "user", "content": "hi"}]},
+    )
     assert r.status_code in (404, 503)
     assert set(r.json()["error"]) == SHAPE
 

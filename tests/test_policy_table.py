@@ -18,7 +18,8 @@ from redline.taxonomy import CATEGORIES
 PACKS = ("provider-redlines", "all-lawful-purposes", "dodd-3000-09", "eu-ai-act-art5")
 A, H, D = "allow", "hold", "deny"
 
-# category: (provider-redlines, all-lawful-purposes, dodd-3000-09, eu-ai-act-art5) with no attestations
+# category: effect under (provider-redlines, all-lawful-purposes, dodd-3000-09,
+# eu-ai-act-art5), with no attestations
 TABLE = {
     "mass_surveillance": (D, H, A, D),
     "targeted_surveillance": (H, H, A, H),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 from redline.errors import UnknownCategoryError
 
@@ -44,7 +44,7 @@ def check_category(name: str) -> str:
     return name
 
 
-class Effect(str, Enum):
+class Effect(StrEnum):
     """Decision effects, ordered allow < hold < deny: the most restrictive wins."""
 
     ALLOW = "allow"

@@ -9,7 +9,9 @@ its strongest window, and that window is the evidence.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -70,6 +72,10 @@ class WindowRef:
     char_start: int
     char_end: int
 
+    @property
+    def text(self) -> str:
+        return self.unit.text[self.char_start : self.char_end]
+
     def describe(self) -> str:
         span = f"chars {self.char_start}-{self.char_end}"
         if self.count > 1:
@@ -103,3 +109,62 @@ def embed_subjects(embedder: EmbedderLike, subjects: Sequence[Subject]) -> Embed
             rows.append(np.asarray(w.vector, dtype=np.float32))
     vectors = np.stack(rows) if rows else np.zeros((0, 384), dtype=np.float32)
     return Embedded(vectors, tuple(refs), len(subjects))
+
+
+# --- Lexical features -------------------------------------------------------------------
+# Sentence embeddings place "the history of sarin attacks" close to "make sarin"; the words
+# and character n-grams a request actually uses separate intent from topic. Both are
+# TF-IDF (sublinear tf, smoothed idf, L2 per block) over a vocabulary fixed at training.
+
+_WORD = re.compile(r"\w\w+")
+CHAR_NGRAMS = (3, 4, 5)
+
+
+def word_terms(text: str) -> list[str]:
+    """Lower-cased words of two or more characters, and their bigrams."""
+    tokens = _WORD.findall(text.lower())
+    return tokens + [f"{a} {b}" for a, b in zip(tokens, tokens[1:], strict=False)]
+
+
+def char_terms(text: str) -> list[str]:
+    """Character 3-5-grams inside each whitespace-separated word, padded by a space."""
+    out: list[str] = []
+    for word in text.lower().split():
+        padded = f" {word} "
+        for n in CHAR_NGRAMS:
+            out += [padded[i : i + n] for i in range(len(padded) - n + 1)]
+    return out
+
+
+TERMS = {"word": word_terms, "char": char_terms}
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """One TF-IDF block: term -> column, and the idf of each column."""
+
+    kind: str  # "word" or "char"
+    vocab: Mapping[str, int]
+    idf: npt.NDArray[np.float32]
+
+    def row(self, text: str) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+        """The non-zero columns of one text and their L2-normalised weights."""
+        counts = Counter(t for t in TERMS[self.kind](text) if t in self.vocab)
+        if not counts:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        cols = np.fromiter((self.vocab[t] for t in counts), dtype=np.int64, count=len(counts))
+        tf = np.fromiter(counts.values(), dtype=np.float32, count=len(counts))
+        vals = (1.0 + np.log(tf)) * self.idf[cols]
+        return cols, (vals / np.float32(np.linalg.norm(vals))).astype(np.float32)
+
+
+def fit_lexicon(kind: str, texts: Sequence[str], min_df: int, max_terms: int) -> Lexicon:
+    """Deterministic: terms ranked by document frequency then alphabetically."""
+    df: Counter[str] = Counter()
+    for text in texts:
+        df.update(set(TERMS[kind](text)))
+    ranked = sorted((t for t, n in df.items() if n >= min_df), key=lambda t: (-df[t], t))
+    terms = sorted(ranked[:max_terms])
+    n = len(texts)
+    idf = np.array([np.log((1 + n) / (1 + df[t])) + 1.0 for t in terms], dtype=np.float32)
+    return Lexicon(kind, {t: i for i, t in enumerate(terms)}, idf)

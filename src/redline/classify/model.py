@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from redline.classify.features import EmbedderLike, Embedded, WindowRef, embed_subjects
+from redline.classify.features import Embedded, EmbedderLike, WindowRef, embed_subjects
 from redline.classify.head import WEIGHTS_DIR, Head, load_head
 from redline.classify.segments import tool_uses
 from redline.classify.tools import tool_rule_hits
@@ -55,7 +55,8 @@ class ModelClassifier:
         return self.scores_from(embedded, subjects)
 
     def window_probabilities(self, embedded: Embedded) -> np.ndarray:
-        return self.head.calibrate(self.head.logits(embedded.vectors))
+        texts = [ref.text for ref in embedded.refs]
+        return self.head.calibrate(self.head.logits(embedded.vectors, texts))
 
     def scores_from(self, embedded: Embedded, subjects: Sequence[Subject]) -> list[Classification]:
         probs = self.window_probabilities(embedded)
@@ -80,7 +81,7 @@ class ModelClassifier:
                 continue
             best = int(np.argmax(probs[:, k]))
             ref = refs[best]
-            text = ref.unit.text[ref.char_start : ref.char_end]
+            text = ref.text
             snippet = text[:SNIPPET] + ("…" if len(text) > SNIPPET else "")
             evidence = Evidence("model", ref.describe(), snippet)
             scores[category] = CategoryScore(category, float(probs[best, k]), (evidence,))

@@ -91,7 +91,8 @@ RULES: tuple[KeywordRule, ...] = (
     _rule(
         "weapons_development",
         "weapon_design",
-        r"\b(shaped charge|guidance law|warhead|fuz(e|ing) design|increase (the )?(range|lethality)|"
+        r"\b(shaped charge|guidance law|warhead|fuz(e|ing) design|"
+        r"increase (the )?(range|lethality)|"
         r"munition design|improve .*(missile|munition|rifle|warhead)|explosively formed)",
         0.8,
     ),
@@ -107,7 +108,8 @@ RULES: tuple[KeywordRule, ...] = (
         "cyber_offense",
         "intrusion",
         r"\b(write (an? )?(exploit|malware|ransomware|wiper|worm)|zero[- ]day|reverse shell|"
-        r"break into (their|the enemy|the adversary)|ddos|phishing kit|privilege escalation on their|"
+        r"break into (their|the enemy|the adversary)|ddos|phishing kit|"
+        r"privilege escalation on their|"
         r"exfiltrat\w+ (data )?from (their|the enemy))",
         0.85,
     ),

@@ -2,7 +2,9 @@
 
 1. Embed every example (all its units and windows) with the offline embedder.
 2. Fit one-vs-rest logistic regressions (balanced class weights) on the windows of each
-   training example's primary unit (the whole of it), labelled with its categories.
+   training example's primary unit (the whole of it), labelled with its categories; a
+   window's features are its embedding and word / character-n-gram TF-IDF of its text
+   (vocabularies fitted on the train split only).
 3. On the validation split, through the exact inference path (strongest window per
    category, tool rules by max): fit a Platt calibration per category, choose per-category
    thresholds (best F1), then one uncertainty band for the restricted categories that keeps
@@ -24,7 +26,14 @@ import numpy.typing as npt
 
 from redline.classify.corpus import Example, data_hash
 from redline.classify.evaluate import Decisions, per_category, score
-from redline.classify.features import EmbedderLike, Embedded, WindowRef, embed_subjects
+from redline.classify.features import (
+    Embedded,
+    EmbedderLike,
+    Lexicon,
+    WindowRef,
+    embed_subjects,
+    fit_lexicon,
+)
 from redline.classify.head import WEIGHTS_DIR, Head, save_head
 from redline.classify.model import ModelClassifier
 from redline.classify.types import Thresholds
@@ -39,7 +48,11 @@ Progress = Callable[[str], None]
 
 @dataclass(frozen=True)
 class TrainConfig:
-    c_grid: tuple[float, ...] = (1.0, 4.0, 16.0)
+    c_grid: tuple[float, ...] = (4.0, 16.0)
+    word_min_df: int = 2
+    word_max_terms: int = 8000
+    char_min_df: int = 3
+    char_max_terms: int = 12000
     unit_modes: tuple[str, ...] = ("all", "primary")
     band_grid: tuple[float, ...] = tuple(round(0.02 * i, 2) for i in range(21))
     pack: str = "provider-redlines"
@@ -85,9 +98,33 @@ def _labels(examples: Sequence[Example]) -> npt.NDArray[np.int8]:
     return y
 
 
+def design_matrix(
+    vectors: npt.NDArray[np.float32], texts: Sequence[str], lexicons: Sequence[Lexicon]
+) -> Any:
+    """[embedding | word TF-IDF | char TF-IDF] as a sparse matrix, one row per window."""
+    from scipy import sparse
+
+    blocks = [sparse.csr_matrix(vectors.astype(np.float64))]
+    for lex in lexicons:
+        indptr, indices, data = [0], [], []
+        for text in texts:
+            cols, vals = lex.row(text)
+            indices.append(cols)
+            data.append(vals)
+            indptr.append(indptr[-1] + len(cols))
+        blocks.append(
+            sparse.csr_matrix(
+                (np.concatenate(data).astype(np.float64), np.concatenate(indices), indptr),
+                shape=(len(texts), len(lex.vocab)),
+            )
+        )
+    return sparse.hstack(blocks, format="csr")
+
+
 def fit_linear(
-    x: npt.NDArray[np.float32], y: npt.NDArray[np.int8], c: float, seed: int
+    x: Any, y: npt.NDArray[np.int8], c: float, seed: int
 ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+    """One-vs-rest logistic regressions; coefficients rounded to the float16 they ship as."""
     from sklearn.linear_model import LogisticRegression
 
     k = y.shape[1]
@@ -98,10 +135,10 @@ def fit_linear(
             lr = LogisticRegression(
                 C=c, class_weight="balanced", max_iter=5000, tol=1e-6, random_state=seed
             )
-            lr.fit(x.astype(np.float64), y[:, j])
+            lr.fit(x, y[:, j])
             coef[j] = lr.coef_[0]
             intercept[j] = lr.intercept_[0]
-    return coef, intercept
+    return coef.astype(np.float16).astype(np.float32), intercept
 
 
 def fit_platt(
@@ -148,6 +185,7 @@ def _objective(miss: float, false_block: float) -> float:
 
 
 def _head(
+    lexicons: tuple[Lexicon, ...],
     coef: npt.NDArray[np.float32],
     intercept: npt.NDArray[np.float32],
     a: npt.NDArray[np.float32],
@@ -158,6 +196,7 @@ def _head(
 ) -> Head:
     return Head(
         categories=CATEGORIES,
+        lexicons=lexicons,
         coef=coef,
         intercept=intercept,
         platt_a=a,
@@ -170,7 +209,8 @@ def _head(
 
 def _candidate(
     embedder: EmbedderLike,
-    train_x: npt.NDArray[np.float32],
+    lexicons: tuple[Lexicon, ...],
+    train_x: Any,
     train_y: npt.NDArray[np.int8],
     val: Sequence[Example],
     val_emb: Embedded,
@@ -188,7 +228,7 @@ def _candidate(
     # Raw (uncalibrated) subject-level scores through the inference path: a = 1, b = 0
     # makes the "probability" sigmoid(z), monotone in z, so z = logit(p).
     raw = ModelClassifier(
-        embedder, _head(coef, intercept, ones, zeros, flat, nob, meta), tool_rules=False
+        embedder, _head(lexicons, coef, intercept, ones, zeros, flat, nob, meta), tool_rules=False
     )
     raw_cls = raw.scores_from(val_emb, [e.subject for e in val])
     p_raw = np.array([[cl.score(cat) for cat in CATEGORIES] for cl in raw_cls], dtype=np.float64)
@@ -196,7 +236,7 @@ def _candidate(
     z = np.log(p_raw / (1 - p_raw)).astype(np.float32)
     y_val = _labels(val)
     a, b = fit_platt(z, y_val, config.seed)
-    head = _head(coef, intercept, a, b, flat, nob, meta)
+    head = _head(lexicons, coef, intercept, a, b, flat, nob, meta)
     model = ModelClassifier(embedder, head)
     cls = model.scores_from(val_emb, [e.subject for e in val])
     p = np.array([[cl.score(cat) for cat in CATEGORIES] for cl in cls], dtype=np.float32)
@@ -217,7 +257,7 @@ def _candidate(
         cat: (min(chosen_band, thresholds[cat] - 0.01) if cat in RESTRICTED_CATEGORIES else 0.0)
         for cat in CATEGORIES
     }
-    head = _head(coef, intercept, a, b, thresholds, band, meta)
+    head = _head(lexicons, coef, intercept, a, b, thresholds, band, meta)
     th = Thresholds(thresholds, band)
     report = score(val, [replace(cl, thresholds=th) for cl in cls], decisions)
     table, macro = per_category(val, [replace(cl, thresholds=th) for cl in cls])
@@ -262,7 +302,12 @@ def train(
     val_idx = [i for i, e in enumerate(examples) if e.split == "validation"]
     tr = _subset(emb, train_idx)
     rows = [r for r, ref in enumerate(tr.refs) if ref.primary]
-    train_x = tr.vectors[rows]
+    texts = [tr.refs[r].text for r in rows]
+    lexicons = (
+        fit_lexicon("word", texts, config.word_min_df, config.word_max_terms),
+        fit_lexicon("char", texts, config.char_min_df, config.char_max_terms),
+    )
+    train_x = design_matrix(tr.vectors[rows], texts, lexicons)
     train_y = _labels(train_ex)[[tr.refs[r].subject for r in rows]]
     val_emb = _subset(emb, val_idx)
     decisions = Decisions(PackRegistry().select(config.pack))
@@ -270,7 +315,7 @@ def train(
     for units in config.unit_modes:
         for c in config.c_grid:
             head, metrics = _candidate(
-                embedder, train_x, train_y, val, val_emb, decisions, c, units, config
+                embedder, lexicons, train_x, train_y, val, val_emb, decisions, c, units, config
             )
             results.append((head, metrics))
             if progress:

@@ -13,7 +13,9 @@ from rich.console import Console
 
 from redline.errors import RedlineError
 
-app = typer.Typer(help="Redline: enforce, explain and prove model usage policy.", no_args_is_help=True)
+app = typer.Typer(
+    help="Redline: enforce, explain and prove model usage policy.", no_args_is_help=True
+)
 policies_app = typer.Typer(help="List and validate policy packs.", no_args_is_help=True)
 app.add_typer(policies_app, name="policies")
 from redline.cli import approvals as _approvals_cli  # noqa: E402
@@ -34,7 +36,9 @@ app.command("eval")(eval_cmd)
 
 err = Console(stderr=True)
 
-PolicyOpt = Annotated[str, typer.Option("--policy", "-p", help="Packs to compose, comma-separated.")]
+PolicyOpt = Annotated[
+    str, typer.Option("--policy", "-p", help="Packs to compose, comma-separated.")
+]
 PolicyDirOpt = Annotated[
     Path | None,
     typer.Option("--policy-dir", envvar="REDLINE_POLICY_DIR", help="Directory of your own packs."),
@@ -54,15 +58,17 @@ def _fail(exc: RedlineError) -> typer.Exit:
 def check(
     text: Annotated[str | None, typer.Argument(help="A text to decide on.")] = None,
     policy: PolicyOpt = "provider-redlines",
-    jsonl: Annotated[Path | None, typer.Option(help="JSONL file of requests ('-' = stdin).")] = None,
+    jsonl: Annotated[
+        Path | None, typer.Option(help="JSONL file of requests ('-' = stdin).")
+    ] = None,
     policy_dir: PolicyDirOpt = None,
     db: DbOpt = "./redline.db",
     classifier: ClassifierOpt = "auto",
     as_json: Annotated[bool, typer.Option("--json", help="Print the decision as JSON.")] = False,
 ) -> None:
     """Decide on TEXT (explained), or on every line of --jsonl (one JSON answer a line)."""
-    from redline.cli.check import explain, run_jsonl
     from redline.classify.load import load_classifier
+    from redline.cli.check import explain, run_jsonl
     from redline.gateway.services import open_store
     from redline.policy.pack import PackRegistry
     from redline.service import Decider
@@ -105,8 +111,11 @@ def serve(
     classifier: ClassifierOpt = "auto",
     config: Annotated[
         Path | None,
-        typer.Option("--config", help="TOML settings: deployments and chat upstreams "
-                     "(see examples/redline.toml). Options given explicitly override it."),
+        typer.Option(
+            "--config",
+            help="TOML settings: deployments and chat upstreams "
+            "(see examples/redline.toml). Options given explicitly override it.",
+        ),
     ] = None,
 ) -> None:
     """Run the Redline server (decide API; the gateway and approvals when configured)."""
@@ -116,10 +125,13 @@ def serve(
     from redline.settings import DeploymentConfig, Settings
 
     if config is not None:
-        given = {k: v for k, v in dict(host=host, port=port, db=db, policy_dir=policy_dir,
-                                       classifier=classifier).items()
-                 if (src := ctx.get_parameter_source(k)) is not None
-                 and src.name != "DEFAULT"}  # fmt: skip
+        given = {
+            k: v
+            for k, v in dict(
+                host=host, port=port, db=db, policy_dir=policy_dir, classifier=classifier
+            ).items()
+            if (src := ctx.get_parameter_source(k)) is not None and src.name != "DEFAULT"
+        }
         try:
             settings = Settings.from_file(config, **given)
         except RedlineError as exc:
@@ -127,13 +139,23 @@ def serve(
         host, port, db = settings.host, settings.port, settings.db
         policy = ",".join(settings.deployments[settings.default_deployment].packs)
         for name, up in settings.upstreams.items():
-            err.print(f"upstream [bold]{name}[/] {up.base_url}  models: {', '.join(up.models)}"
-                      f"  packs: {', '.join(up.packs) or '(deployment packs only)'}")  # fmt: skip
+            err.print(
+                f"upstream [bold]{name}[/] {up.base_url}  models: {', '.join(up.models)}"
+                f"  packs: {', '.join(up.packs) or '(deployment packs only)'}"
+            )
     else:
-        deployments = {"default": DeploymentConfig(packs=policy.split(",")),
-                       "demo": DeploymentConfig(packs=policy.split(","))}  # fmt: skip
-        settings = Settings(host=host, port=port, db=db, policy_dir=policy_dir,
-                            classifier=classifier, deployments=deployments)  # fmt: skip
+        deployments = {
+            "default": DeploymentConfig(packs=policy.split(",")),
+            "demo": DeploymentConfig(packs=policy.split(",")),
+        }
+        settings = Settings(
+            host=host,
+            port=port,
+            db=db,
+            policy_dir=policy_dir,
+            classifier=classifier,
+            deployments=deployments,
+        )
     try:
         application = create_app(settings)
     except RedlineError as exc:
@@ -145,16 +167,23 @@ def serve(
     keys_file = Path(os.environ.get("REDLINE_LOCAL_KEYS", "./var/local-keys.json"))
     created = bootstrap_local(application.state.services.principals, keys_file)
     if created:
-        err.print("First start: created a local admin and the demo deployment's requester, "
-                  f"approver and commander; their keys are in {keys_file} (0600).")  # fmt: skip
+        err.print(
+            "First start: created a local admin and the demo deployment's requester, "
+            f"approver and commander; their keys are in {keys_file} (0600)."
+        )
     key = created["demo-requester"] if created else "$REDLINE_API_KEY"
-    err.print("Every request needs a key (redline principals add NAME --role R "
-              "--deployment D). Try it:")  # fmt: skip
-    err.print(f"  curl -s {base}/v1/decide -H 'content-type: application/json' "
-              f"-H 'authorization: Bearer {key}' "
-              "-d '{\"text\": \"fire for effect on grid 38SMB4484\"}'")  # fmt: skip
-    err.print("  .venv/bin/redline check 'face-match everyone on the city cameras' "
-              "--policy provider-redlines")  # fmt: skip
+    err.print(
+        "Every request needs a key (redline principals add NAME --role R --deployment D). Try it:"
+    )
+    err.print(
+        f"  curl -s {base}/v1/decide -H 'content-type: application/json' "
+        f"-H 'authorization: Bearer {key}' "
+        '-d \'{"text": "fire for effect on grid 38SMB4484"}\''
+    )
+    err.print(
+        "  .venv/bin/redline check 'face-match everyone on the city cameras' "
+        "--policy provider-redlines"
+    )
     uvicorn.run(application, host=host, port=port, log_level="warning")
 
 

@@ -44,8 +44,9 @@ class Services:
         self.principals = PrincipalStore(engine)
         key = load_or_create_signing_key(self.settings.approval_keys_dir)
         self.approvals = ApprovalService(self.settings, self.store, key, engine)
-        self.rate_limiter = RateLimiter(self.settings.rate_limit_per_minute,
-                                        self.settings.rate_limit_burst)  # fmt: skip
+        self.rate_limiter = RateLimiter(
+            self.settings.rate_limit_per_minute, self.settings.rate_limit_burst
+        )
 
     def decider(self, deployment: str | None = None) -> Decider:
         """The decider of a deployment: its packs, its trust, the shared classifier and ledger."""
@@ -56,9 +57,12 @@ class Services:
                 raise NotFoundError(f"unknown deployment {name!r}")
             trust = Trust({k: frozenset(v) for k, v in config.attesters.items()})
             self._deciders[name] = Decider(
-                self.classifier, self.registry.select(config.packs), self.store, trust,
+                self.classifier,
+                self.registry.select(config.packs),
+                self.store,
+                trust,
                 self.evaluator,
-            )  # fmt: skip
+            )
         return self._deciders[name]
 
     def decider_for(self, deployment: str | None, upstream: str) -> Decider:

@@ -53,10 +53,12 @@ def _pack_verdicts(
         threshold = pack.thresholds.get(category, classification.thresholds.of(category))
         if score >= threshold:
             verdicts.append(evaluator.evaluate(pack, category, facts))
-        elif score >= threshold - classification.thresholds.band_of(category):
-            # Only a use this pack would hold or deny turns uncertain into hold.
-            if evaluator.evaluate(pack, category, facts).effect is not Effect.ALLOW:
-                verdicts.append(_uncertain(pack, category, score, threshold))
+        elif (
+            score >= threshold - classification.thresholds.band_of(category)
+            # only a use this pack would hold or deny turns uncertain into hold
+            and evaluator.evaluate(pack, category, facts).effect is not Effect.ALLOW
+        ):
+            verdicts.append(_uncertain(pack, category, score, threshold))
     if not verdicts:
         verdicts.append(evaluator.evaluate(pack, "general", facts))
     return verdicts
