@@ -238,9 +238,12 @@ class Embedder:
         size = self.window - 2
         if n == 0:
             return [_Span(0, 0, 0, 0, 0, (self._cls, self._sep))]
-        starts = list(range(0, max(n - size, 0), self.stride))
-        # The last window ends exactly at the end, so no window is a short tail.
-        starts.append(max(n - size, 0))
+        # Fewest windows with steps <= stride, spread evenly: every window is full length
+        # and no two are near-duplicates.
+        steps = -(-max(n - size, 0) // self.stride)
+        starts = (
+            [(j * (n - size) + steps // 2) // steps for j in range(steps + 1)] if steps else [0]
+        )
         return [
             _Span(
                 index=i,

@@ -48,7 +48,7 @@ Progress = Callable[[str], None]
 
 @dataclass(frozen=True)
 class TrainConfig:
-    c_grid: tuple[float, ...] = (4.0, 16.0)
+    c_grid: tuple[float, ...] = (4.0,)
     word_min_df: int = 2
     word_max_terms: int = 8000
     char_min_df: int = 3

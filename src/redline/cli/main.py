@@ -11,6 +11,13 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from redline.cli import approvals as approvals_cli
+from redline.cli import keys as keys_cli
+from redline.cli import ledger as ledger_cli
+from redline.cli import model as model_cli
+from redline.cli import principals as principals_cli
+from redline.cli import token as token_cli
+from redline.cli.train import eval_cmd, train_cmd
 from redline.errors import RedlineError
 
 app = typer.Typer(
@@ -18,19 +25,12 @@ app = typer.Typer(
 )
 policies_app = typer.Typer(help="List and validate policy packs.", no_args_is_help=True)
 app.add_typer(policies_app, name="policies")
-from redline.cli import approvals as _approvals_cli  # noqa: E402
-from redline.cli import keys as _keys_cli  # noqa: E402
-from redline.cli import ledger as _ledger_cli  # noqa: E402
-from redline.cli import principals as _principals_cli  # noqa: E402
-from redline.cli import token as _token_cli  # noqa: E402
-
-app.add_typer(_principals_cli.app, name="principals")
-app.add_typer(_approvals_cli.app, name="approvals")
-app.add_typer(_token_cli.app, name="token")
-app.add_typer(_keys_cli.app, name="keys")
-app.add_typer(_ledger_cli.app, name="ledger")
-from redline.cli.train import eval_cmd, train_cmd  # noqa: E402
-
+app.add_typer(principals_cli.app, name="principals")
+app.add_typer(approvals_cli.app, name="approvals")
+app.add_typer(token_cli.app, name="token")
+app.add_typer(keys_cli.app, name="keys")
+app.add_typer(ledger_cli.app, name="ledger")
+app.add_typer(model_cli.app, name="model")
 app.command("train")(train_cmd)
 app.command("eval")(eval_cmd)
 
