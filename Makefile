@@ -36,7 +36,7 @@ test: $(STAMP) $(MODEL) lint typecheck
 	$(BIN)/pytest -q
 
 run: $(STAMP) $(MODEL)
-	$(BIN)/redline serve --demo
+	$(BIN)/redline serve
 
 clean:
 	rm -rf $(VENV) var build *.egg-info

@@ -151,7 +151,7 @@ def test_first_start_bootstrap(tmp_path: Path) -> None:
     }
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert json.loads(path.read_text()) == keys
-    assert store.authenticate(keys["demo-commander"]).deployment == "demo"
+    assert store.authenticate(keys["demo-commander"]).deployment == "default"
     assert bootstrap_local(store, path) is None  # only on first start
 
 

@@ -6,7 +6,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -19,6 +19,10 @@ from redline.cli import principals as principals_cli
 from redline.cli import token as token_cli
 from redline.cli.train import eval_cmd, train_cmd
 from redline.errors import RedlineError
+from redline.settings import DeploymentConfig, Settings
+
+if TYPE_CHECKING:
+    from redline.auth.store import PrincipalStore
 
 app = typer.Typer(
     help="Redline: enforce, explain and prove model usage policy.", no_args_is_help=True
@@ -34,7 +38,7 @@ app.add_typer(model_cli.app, name="model")
 app.command("train")(train_cmd)
 app.command("eval")(eval_cmd)
 
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 PolicyOpt = Annotated[
     str, typer.Option("--policy", "-p", help="Packs to compose, comma-separated.")
@@ -122,59 +126,57 @@ def serve(
     import uvicorn
 
     from redline.gateway.app import create_app
-    from redline.settings import DeploymentConfig, Settings
 
-    if config is not None:
-        given = {
-            k: v
-            for k, v in dict(
-                host=host, port=port, db=db, policy_dir=policy_dir, classifier=classifier
-            ).items()
-            if (src := ctx.get_parameter_source(k)) is not None and src.name != "DEFAULT"
-        }
-        try:
-            settings = Settings.from_file(config, **given)
-        except RedlineError as exc:
-            raise _fail(exc) from exc
-        host, port, db = settings.host, settings.port, settings.db
-        policy = ",".join(settings.deployments[settings.default_deployment].packs)
-        for name, up in settings.upstreams.items():
-            err.print(
-                f"upstream [bold]{name}[/] {up.base_url}  models: {', '.join(up.models)}"
-                f"  packs: {', '.join(up.packs) or '(deployment packs only)'}"
-            )
-    else:
-        deployments = {
-            "default": DeploymentConfig(packs=policy.split(",")),
-            "demo": DeploymentConfig(packs=policy.split(",")),
-        }
-        settings = Settings(
-            host=host,
-            port=port,
-            db=db,
-            policy_dir=policy_dir,
-            classifier=classifier,
-            deployments=deployments,
-        )
+    explicit = {
+        k
+        for k in ("host", "port", "db", "policy_dir", "classifier")
+        if (src := ctx.get_parameter_source(k)) is not None and src.name != "DEFAULT"
+    }
+    options = dict(host=host, port=port, db=db, policy_dir=policy_dir, classifier=classifier)
     try:
+        settings = _serve_settings(config, policy, options, explicit)
         application = create_app(settings)
     except RedlineError as exc:
         raise _fail(exc) from exc
-    base = f"http://{host}:{port}"
-    err.print(f"[bold]Redline[/] on {base}  policies: {policy}  ledger: {db}")
+    _welcome(settings, application.state.services.principals)
+    uvicorn.run(application, host=settings.host, port=settings.port, log_level="warning")
+
+
+def _serve_settings(
+    config: Path | None, policy: str, options: dict[str, Any], explicit: set[str]
+) -> Settings:
+    """The config file's settings with explicit options on top, or the embedded defaults."""
+    if config is None:
+        deployments = {"default": DeploymentConfig(packs=policy.split(","))}
+        return Settings(deployments=deployments, **options)
+    return Settings.from_file(config, **{k: v for k, v in options.items() if k in explicit})
+
+
+def _welcome(settings: Settings, principals: PrincipalStore) -> None:
+    """What is running, and how to try it (with a key made on first start)."""
     from redline.auth.bootstrap import bootstrap_local
 
+    base = f"http://{settings.host}:{settings.port}"
+    deployment = settings.default_deployment
+    packs = ",".join(settings.deployments[deployment].packs)
+    err.print(f"[bold]Redline[/] on {base}  policies: {packs}  ledger: {settings.db}")
+    for name, up in settings.upstreams.items():
+        err.print(
+            f"upstream [bold]{name}[/] {up.base_url}  models: {', '.join(up.models)}"
+            f"  packs: {', '.join(up.packs) or '(deployment packs only)'}"
+        )
+    if not settings.upstreams:
+        err.print("No upstream model configured: /v1/chat/completions answers 503 until one is")
+        err.print("(see examples/redline.toml and `redline serve --config FILE`).")
     keys_file = Path(os.environ.get("REDLINE_LOCAL_KEYS", "./var/local-keys.json"))
-    created = bootstrap_local(application.state.services.principals, keys_file)
+    created = bootstrap_local(principals, keys_file, deployment)
     if created:
         err.print(
-            "First start: created a local admin and the demo deployment's requester, "
-            f"approver and commander; their keys are in {keys_file} (0600)."
+            f"First start: created a local admin and a requester, approver and commander in "
+            f"deployment {deployment!r}; their keys are in {keys_file} (0600)."
         )
     key = created["demo-requester"] if created else "$REDLINE_API_KEY"
-    err.print(
-        "Every request needs a key (redline principals add NAME --role R --deployment D). Try it:"
-    )
+    err.print("Every request needs a key (redline principals add NAME --role R). Try it:")
     err.print(
         f"  curl -s {base}/v1/decide -H 'content-type: application/json' "
         f"-H 'authorization: Bearer {key}' "
@@ -184,7 +186,6 @@ def serve(
         "  .venv/bin/redline check 'face-match everyone on the city cameras' "
         "--policy provider-redlines"
     )
-    uvicorn.run(application, host=host, port=port, log_level="warning")
 
 
 @policies_app.command("list")

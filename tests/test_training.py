@@ -1,0 +1,107 @@
+"""Training is deterministic, never reads the test split, and the shipped head matches data/."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from redline.classify.corpus import (
+    Example,
+    data_hash,
+    group_hash,
+    load_corpus,
+    split_of,
+    training_side,
+)
+from redline.classify.head import WEIGHTS_DIR, load_head
+from redline.classify.train import TrainConfig, train, train_and_save
+from redline.errors import ClassifierError
+from redline.taxonomy import CATEGORIES
+
+
+@dataclass(frozen=True)
+class FakeWindow:
+    index: int
+    char_start: int
+    char_end: int
+    vector: npt.NDArray[np.float32]
+
+
+class FakeEmbedder:
+    """Deterministic stand-in: a text's vector is seeded by its hash (no model needed)."""
+
+    model_version = "f" * 64
+
+    def embed_windows(self, texts: Sequence[str]) -> list[list[FakeWindow]]:
+        out = []
+        for t in texts:
+            seed = int(hashlib.sha256(t.encode()).hexdigest()[:8], 16)
+            v = np.random.default_rng(seed).standard_normal(384).astype(np.float32)
+            out.append([FakeWindow(0, 0, len(t), v / np.linalg.norm(v))])
+        return out
+
+
+def _small_subset() -> list[Example]:
+    picked: list[Example] = []
+    side = training_side()
+    for split, n in (("train", 5), ("validation", 3)):
+        for c in CATEGORIES:
+            picked += [e for e in side if e.category == c and e.split == split][:n]
+    return picked
+
+
+SMALL = TrainConfig(c_grid=(4.0,), unit_modes=("all",), band_grid=(0.0, 0.1))
+
+
+def test_split_rule_is_the_documented_one() -> None:
+    for group in ("a", "co-wiper", "ts-phone-dossier", "x" * 50):
+        h = int(hashlib.sha256(group.encode()).hexdigest()[:8], 16)
+        assert group_hash(group) == h
+        assert split_of(group) == ("test" if h % 5 == 0 else "validation" if h % 5 == 1 else "train")
+
+
+def test_training_side_never_holds_test_examples() -> None:
+    side = training_side()
+    assert side and all(e.split != "test" for e in side)
+    test = load_corpus(splits=("test",))
+    assert test and not {e.group for e in side} & {e.group for e in test}
+
+
+def test_train_refuses_test_examples() -> None:
+    test = load_corpus(splits=("test",))[:3]
+    with pytest.raises(ValueError, match="test"):
+        train([*_small_subset(), *test], FakeEmbedder(), SMALL)
+
+
+def test_training_is_deterministic(tmp_path: Path) -> None:
+    subset = _small_subset()
+    a = train_and_save(subset, FakeEmbedder(), tmp_path / "a", SMALL)
+    b = train_and_save(list(reversed(subset)), FakeEmbedder(), tmp_path / "b", SMALL)
+    for name in ("head.npz", "head.json"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    assert a.sha256 == b.sha256
+    head = load_head(tmp_path / "a")
+    assert head.sha256 == a.sha256 and head.categories == CATEGORIES
+
+
+def test_shipped_head_loads_and_matches_data() -> None:
+    head = load_head(WEIGHTS_DIR)
+    assert head.categories == CATEGORIES
+    assert head.meta["train_data_sha256"] == data_hash(training_side()), (
+        "data/ changed since the head was trained: run `redline train`"
+    )
+    assert (WEIGHTS_DIR / "head.npz").stat().st_size < 2_000_000
+    for c in CATEGORIES:
+        assert 0.0 < head.thresholds.of(c) < 1.0
+        assert 0.0 <= head.thresholds.band_of(c) < head.thresholds.of(c)
+
+
+def test_missing_head_is_a_classifier_error(tmp_path: Path) -> None:
+    with pytest.raises(ClassifierError, match="redline train"):
+        load_head(tmp_path)
