@@ -88,19 +88,7 @@ def settings_for(tmp: Path, db: str | None = None, **extra: Any) -> Settings:
 @contextmanager
 def running(tmp: Path, db: str | None = None, **extra: Any) -> Iterator[Server]:
     settings = settings_for(tmp, db, **extra)
-    services = None
-    if db and "://" in db:  # state in PostgreSQL; the ledger store is a local file
-        from redline.classify.load import load_classifier
-        from redline.gateway.services import Services, open_store
-        from redline.policy.pack import PackRegistry
-
-        services = Services(
-            settings,
-            PackRegistry(None),
-            open_store(str(tmp / "ledger.db")),
-            load_classifier("rules"),
-        )
-    app = create_app(settings, services)
+    app = create_app(settings)  # a PostgreSQL URL puts the ledger and the state there
     keys = {}
     for deployment, people in PEOPLE.items():
         for name, roles in people.items():

@@ -63,7 +63,9 @@ def test_split_rule_is_the_documented_one() -> None:
     for group in ("a", "co-wiper", "ts-phone-dossier", "x" * 50):
         h = int(hashlib.sha256(group.encode()).hexdigest()[:8], 16)
         assert group_hash(group) == h
-        assert split_of(group) == ("test" if h % 5 == 0 else "validation" if h % 5 == 1 else "train")
+        assert split_of(group) == (
+            "test" if h % 5 == 0 else "validation" if h % 5 == 1 else "train"
+        )
 
 
 def test_training_side_never_holds_test_examples() -> None:

@@ -50,14 +50,41 @@ class Unit:
     text: str
 
 
+CHUNK_WORDS = 60
+_SENTENCE_END = re.compile(r"(?<=[.!?;:\n])\s+")
+
+
+def chunks(unit: Unit) -> list[Unit]:
+    """A long unit also read in runs of whole sentences of about CHUNK_WORDS words, so a
+    sentence is not drowned by the rest of its 256-token window."""
+    if len(unit.text.split()) <= CHUNK_WORDS:
+        return []
+    parts: list[str] = []
+    current: list[str] = []
+    for sentence in _SENTENCE_END.split(unit.text):
+        words = sentence.split()
+        if current and len(current) + len(words) > CHUNK_WORDS:
+            parts.append(" ".join(current))
+            current = []
+        current += words
+        while len(current) > 2 * CHUNK_WORDS:  # one very long "sentence"
+            parts.append(" ".join(current[:CHUNK_WORDS]))
+            current = current[CHUNK_WORDS:]
+    if current:
+        parts.append(" ".join(current))
+    n = len(parts)
+    return [Unit(f"{unit.where}, part {i}/{n}", p) for i, p in enumerate(parts, 1)]
+
+
 def units(subject: Subject) -> list[Unit]:
     """The units of one subject; the last one is its primary unit (the whole of it)."""
     segs = [Unit(s.where, s.text) for s in segments(subject)]
     if not segs:
         return [Unit("text", "")]
+    extra = [c for s in segs for c in chunks(s)]
     if len(segs) == 1:
-        return segs
-    return [*segs, Unit(WHOLE, "\n".join(s.text for s in segs))]
+        return [*extra, segs[0]]
+    return [*segs, *extra, Unit(WHOLE, "\n".join(s.text for s in segs))]
 
 
 @dataclass(frozen=True)
@@ -103,9 +130,7 @@ def embed_subjects(embedder: EmbedderLike, subjects: Sequence[Subject]) -> Embed
     rows: list[npt.NDArray[np.float32]] = []
     for (i, unit, primary), wins in zip(all_units, windows, strict=True):
         for w in wins:
-            refs.append(
-                WindowRef(i, unit, primary, w.index, len(wins), w.char_start, w.char_end)
-            )
+            refs.append(WindowRef(i, unit, primary, w.index, len(wins), w.char_start, w.char_end))
             rows.append(np.asarray(w.vector, dtype=np.float32))
     vectors = np.stack(rows) if rows else np.zeros((0, 384), dtype=np.float32)
     return Embedded(vectors, tuple(refs), len(subjects))

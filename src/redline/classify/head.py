@@ -118,8 +118,11 @@ def load_head(directory: Path = WEIGHTS_DIR) -> Head:
             arrays = {k: np.asarray(z[k], dtype=np.float32) for k in ARRAYS}
         categories = tuple(str(c) for c in meta["categories"])
         lexicons = tuple(
-            Lexicon(kind, {str(t): i for i, t in enumerate(meta[f"vocab_{kind}"])},
-                    arrays[f"idf_{kind}"])  # fmt: skip
+            Lexicon(
+                kind,
+                {str(t): i for i, t in enumerate(meta[f"vocab_{kind}"])},
+                arrays[f"idf_{kind}"],
+            )  # fmt: skip
             for kind in ("word", "char")
         )
         thresholds = Thresholds(

@@ -87,10 +87,14 @@ class ModelClassifier:
             scores[category] = CategoryScore(category, float(probs[best, k]), (evidence,))
         for use in tool_uses(subject) if self.tool_rules else ():
             for hit in tool_rule_hits(use):
+                # An exact rule is always named; the stronger evidence comes first.
                 current = scores[hit.category]
-                if hit.score > current.score:
-                    ev = Evidence(f"rule:{hit.rule}", use.where, hit.detail)
-                    scores[hit.category] = CategoryScore(hit.category, hit.score, (ev,))
+                ev = Evidence(f"rule:{hit.rule}", use.where, hit.detail)
+                evidence = (ev, *current.evidence)
+                if hit.score < current.score:
+                    evidence = (*current.evidence, ev)
+                top = max(hit.score, current.score)
+                scores[hit.category] = CategoryScore(hit.category, top, evidence)
         ordered = {c: scores[c] for c in CATEGORIES}
         return Classification(ordered, self._version, self.head.thresholds)
 

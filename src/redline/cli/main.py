@@ -133,6 +133,7 @@ def serve(
         if (src := ctx.get_parameter_source(k)) is not None and src.name != "DEFAULT"
     }
     options = dict(host=host, port=port, db=db, policy_dir=policy_dir, classifier=classifier)
+    _ensure_ledger_key()
     try:
         settings = _serve_settings(config, policy, options, explicit)
         application = create_app(settings)
@@ -140,6 +141,18 @@ def serve(
         raise _fail(exc) from exc
     _welcome(settings, application.state.services.principals)
     uvicorn.run(application, host=settings.host, port=settings.port, log_level="warning")
+
+
+def _ensure_ledger_key() -> None:
+    """First start: a checkpoint-signing key, so the embedded default signs its tree heads."""
+    from redline.ledger.keys import KeyFiles, create_keys, default_keys_dir
+
+    if os.environ.get("REDLINE_LEDGER_KEY"):
+        return
+    folder = default_keys_dir()
+    if not KeyFiles.in_dir(folder).signer.exists():
+        create_keys(folder, content=False)
+        err.print(f"First start: created the ledger's signing key in {folder} (public: ledger.pub)")
 
 
 def _serve_settings(

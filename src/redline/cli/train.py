@@ -22,9 +22,7 @@ ModelDirOpt = Annotated[
 
 def train_cmd(
     data: DataDirOpt = Path("data"),
-    out: Annotated[
-        Path | None, typer.Option(help="Where to write head.npz and head.json.")
-    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Where to write head.npz and head.json.")] = None,
     model_dir: ModelDirOpt = None,
     policy: Annotated[
         str, typer.Option("--policy", "-p", help="Pack the operating point is chosen for.")

@@ -68,10 +68,15 @@ def open_checkpoint(note: str, verifier: Verifier) -> Checkpoint:
 
 
 def load_signer(path: str | Path | None = None) -> Signer | None:
-    """The signer key from `path` or $REDLINE_LEDGER_KEY; None when neither is set."""
+    """The signer key from `path`, $REDLINE_LEDGER_KEY, or the keys folder's ledger.key;
+    None when there is none."""
     where = path or os.environ.get(KEY_ENV)
     if not where:
-        return None
+        from redline.ledger.keys import KeyFiles, default_keys_dir
+
+        where = KeyFiles.in_dir(default_keys_dir()).signer
+        if not where.exists():
+            return None
     try:
         return Signer.parse(Path(where).read_text("utf-8"))
     except OSError as exc:

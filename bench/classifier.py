@@ -1,0 +1,92 @@
+"""Rule-only backend vs the trained model, in one run: quality on the test split under
+provider-redlines, latency (1 thread) and batched throughput (2 threads).
+
+    .venv/bin/python bench/classifier.py [--quick]
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from collections.abc import Callable
+
+from redline.classify.corpus import load_corpus
+from redline.classify.embed import load_embedder
+from redline.classify.evaluate import evaluate
+from redline.classify.head import load_head
+from redline.classify.model import ModelClassifier
+from redline.classify.rules import RuleClassifier
+from redline.policy.pack import PackRegistry
+from redline.subject import Subject
+
+PACK = "provider-redlines"
+SHORT = Subject(text="fire for effect on grid 38SMB4484, two rounds HE")
+LONG = Subject(
+    text=" ".join(
+        ["The logistics cell asks for a quarterly summary of fuel, rations and spare parts"] * 25
+    )
+    + " and then rank the enemy radar sites for the targeting board."
+)
+CONVERSATION = Subject.model_validate(
+    {
+        "messages": [
+            {"role": "system", "content": "You are an analyst assistant."},
+            *[
+                {"role": "user" if i % 2 else "assistant",
+                 "content": f"Turn {i}: notes on the supply route and the weather on day {i}."}
+                for i in range(1, 9)
+            ],
+            {"role": "user", "content": "Now list every phone seen near the square and who owns it."},
+        ]
+    }
+)  # fmt: skip
+
+
+def percentiles(fn: Callable[[], object], n: int) -> tuple[float, float]:
+    fn()  # warm up
+    times = []
+    for _ in range(n):
+        t = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t) * 1000)
+    times.sort()
+    return statistics.median(times), times[min(len(times) - 1, int(0.99 * len(times)))]
+
+
+def main(quick: bool = False) -> None:
+    head = load_head()
+    one = ModelClassifier(load_embedder(threads=1, workers=1), head)
+    two = ModelClassifier(load_embedder(threads=1, workers=2), head)
+    rules = RuleClassifier()
+    test = load_corpus(splits=("test",))
+    packs = PackRegistry().select(PACK)
+    print(f"test split: {len(test)} examples, pack {PACK}")
+    print(f"{'backend':<44} {'macro-F1':>9} {'miss':>7} {'false-block':>12}")
+    for backend in (rules, two):
+        r = evaluate(backend, test, packs, PACK)
+        print(f"{backend.version:<44} {r.macro_f1:>9.3f} {r.miss_rate:>7.1%} "
+              f"{r.false_block_rate:>12.1%}")  # fmt: skip
+    n = 30 if quick else 200
+    tokens = one.embedder.token_count(LONG.text or "")  # type: ignore[attr-defined]
+    print(f"\nlatency, 1 thread (ms)            {'p50':>7} {'p99':>7}")
+    for name, subject in (("short request", SHORT), (f"{tokens}-token request", LONG),
+                          ("10-turn conversation", CONVERSATION)):  # fmt: skip
+        p50, p99 = percentiles(lambda s=subject: one.classify(s), n)  # type: ignore[misc]
+        p50r, p99r = percentiles(lambda s=subject: rules.classify(s), n)  # type: ignore[misc]
+        print(f"  model  {name:<25} {p50:>7.2f} {p99:>7.2f}")
+        print(f"  rules  {name:<25} {p50r:>7.2f} {p99r:>7.2f}")
+    batch = [
+        Subject(text=f"request {i}: fire for effect on grid 38SMB44{i:02d}") for i in range(64)
+    ]
+    two.classify_batch(batch)
+    rounds = 3 if quick else 10
+    t = time.perf_counter()
+    for _ in range(rounds):
+        two.classify_batch(batch)
+    rate = rounds * len(batch) / (time.perf_counter() - t)
+    print(f"\nbatched throughput, 2 threads: {rate:.0f} short requests/s (batches of 64)")
+
+
+if __name__ == "__main__":
+    main(quick="--quick" in sys.argv)
