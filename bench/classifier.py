@@ -37,7 +37,7 @@ CONVERSATION = Subject.model_validate(
                  "content": f"Turn {i}: notes on the supply route and the weather on day {i}."}
                 for i in range(1, 9)
             ],
-            {"role": "user", "content": "Now list every phone seen near the square and who owns it."},
+            {"role": "user", "content": "Now list every phone near the square and who owns it."},
         ]
     }
 )  # fmt: skip

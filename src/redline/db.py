@@ -6,9 +6,10 @@
 
 from __future__ import annotations
 
+from importlib import resources
 from typing import Any
 
-from sqlalchemy import Engine, MetaData, create_engine, event
+from sqlalchemy import Engine, MetaData, create_engine, event, text
 
 metadata = MetaData()
 
@@ -36,3 +37,28 @@ def make_engine(db: str) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10)
+
+
+def state_metadata() -> MetaData:
+    """The state tables' definitions (imported so they register on `metadata`)."""
+    import redline.approvals.service
+    import redline.auth.store  # noqa: F401
+
+    return metadata
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the state tables to the latest Alembic revision.
+
+    On PostgreSQL an advisory lock serialises workers that start together.
+    """
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(resources.files("redline") / "migrations"))
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(72616)"))
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")

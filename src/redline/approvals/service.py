@@ -50,7 +50,7 @@ from redline.approvals.token import (
     verify_action_token,
 )
 from redline.auth.principal import Principal
-from redline.db import make_engine, metadata
+from redline.db import make_engine, metadata, migrate
 from redline.decision import Decision
 from redline.errors import ConflictError, ForbiddenError, NotFoundError, StoreError
 from redline.ledger.entry import DecidedByRef, LedgerEntry
@@ -139,7 +139,7 @@ class ApprovalService:
         self.signing_key = signing_key
         self.public_key = signing_key.public_key()
         self.engine = engine or make_engine(settings.db)
-        metadata.create_all(self.engine, tables=[approvals_table, votes_table])
+        migrate(self.engine)
 
     def public_key_pem(self) -> str:
         return public_pem(self.public_key).decode("ascii")

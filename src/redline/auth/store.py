@@ -30,7 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from redline.auth.principal import ROLES, Principal
-from redline.db import make_engine, metadata
+from redline.db import make_engine, metadata, migrate
 from redline.errors import AuthError, ConflictError, InputError, NotFoundError
 
 principals_table = Table(
@@ -92,7 +92,7 @@ class PrincipalInfo:
 class PrincipalStore:
     def __init__(self, db: str | Engine) -> None:
         self.engine = make_engine(db) if isinstance(db, str) else db
-        metadata.create_all(self.engine, tables=[principals_table, api_keys_table])
+        migrate(self.engine)
 
     # -- administration -------------------------------------------------------------
     def add(

@@ -9,6 +9,7 @@ its strongest window, and that window is the evidence.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -148,7 +149,7 @@ CHAR_NGRAMS = (3, 4, 5)
 def word_terms(text: str) -> list[str]:
     """Lower-cased words of two or more characters, and their bigrams."""
     tokens = _WORD.findall(text.lower())
-    return tokens + [f"{a} {b}" for a, b in zip(tokens, tokens[1:], strict=False)]
+    return tokens + [f"{a} {b}" for a, b in itertools.pairwise(tokens)]
 
 
 def char_terms(text: str) -> list[str]:

@@ -64,7 +64,7 @@ class Head:
         return p
 
 
-def _npz_bytes(arrays: Mapping[str, FloatArray]) -> bytes:
+def _npz_bytes(arrays: Mapping[str, npt.NDArray[Any]]) -> bytes:
     """An .npz written byte-for-byte reproducibly (fixed member order and timestamps)."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED) as zf:
@@ -84,7 +84,7 @@ def save_head(head: Head, directory: Path = WEIGHTS_DIR) -> str:
     """Write head.npz and head.json; returns the head's SHA-256 (of both files)."""
     directory.mkdir(parents=True, exist_ok=True)
     lex = {x.kind: x for x in head.lexicons}
-    arrays = {
+    arrays: dict[str, npt.NDArray[Any]] = {
         "coef": head.coef.astype(np.float16),
         "idf_word": lex["word"].idf.astype(np.float32),
         "idf_char": lex["char"].idf.astype(np.float32),
@@ -122,7 +122,7 @@ def load_head(directory: Path = WEIGHTS_DIR) -> Head:
                 kind,
                 {str(t): i for i, t in enumerate(meta[f"vocab_{kind}"])},
                 arrays[f"idf_{kind}"],
-            )  # fmt: skip
+            )
             for kind in ("word", "char")
         )
         thresholds = Thresholds(

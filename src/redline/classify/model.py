@@ -90,11 +90,11 @@ class ModelClassifier:
                 # An exact rule is always named; the stronger evidence comes first.
                 current = scores[hit.category]
                 ev = Evidence(f"rule:{hit.rule}", use.where, hit.detail)
-                evidence = (ev, *current.evidence)
+                combined = (ev, *current.evidence)
                 if hit.score < current.score:
-                    evidence = (*current.evidence, ev)
+                    combined = (*current.evidence, ev)
                 top = max(hit.score, current.score)
-                scores[hit.category] = CategoryScore(hit.category, top, evidence)
+                scores[hit.category] = CategoryScore(hit.category, top, combined)
         ordered = {c: scores[c] for c in CATEGORIES}
         return Classification(ordered, self._version, self.head.thresholds)
 

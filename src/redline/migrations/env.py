@@ -1,0 +1,12 @@
+"""Alembic environment: migrations run on the connection Redline hands over (see db.migrate)."""
+
+from __future__ import annotations
+
+from alembic import context
+
+from redline.db import state_metadata
+
+connection = context.config.attributes["connection"]
+context.configure(connection=connection, target_metadata=state_metadata())
+with context.begin_transaction():
+    context.run_migrations()
