@@ -41,7 +41,7 @@ def make_engine(db: str) -> Engine:
 
 def state_metadata() -> MetaData:
     """The state tables' definitions (imported so they register on `metadata`)."""
-    import redline.approvals.service
+    import redline.approvals.tables
     import redline.auth.store  # noqa: F401
 
     return metadata

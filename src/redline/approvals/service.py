@@ -11,24 +11,15 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-import statistics
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import (
-    Column,
     Connection,
     Engine,
-    Float,
-    Integer,
-    PrimaryKeyConstraint,
     Row,
-    String,
-    Table,
-    Text,
-    and_,
     insert,
     select,
     update,
@@ -39,10 +30,11 @@ from redline.approvals.models import (
     ApprovalDetail,
     ApprovalStats,
     ApprovalSummary,
-    ApproverStats,
     RedeemResult,
     Vote,
 )
+from redline.approvals.stats import approval_stats
+from redline.approvals.tables import approvals_table, votes_table
 from redline.approvals.token import (
     decode_action_token,
     public_pem,
@@ -50,7 +42,7 @@ from redline.approvals.token import (
     verify_action_token,
 )
 from redline.auth.principal import Principal
-from redline.db import make_engine, metadata, migrate
+from redline.db import make_engine, migrate
 from redline.decision import Decision
 from redline.errors import ConflictError, ForbiddenError, NotFoundError, StoreError
 from redline.ledger.entry import DecidedByRef, LedgerEntry
@@ -59,48 +51,6 @@ from redline.settings import Settings
 from redline.subject import Subject
 
 log = logging.getLogger("redline.approvals")
-
-approvals_table = Table(
-    "approvals",
-    metadata,
-    Column("id", String(64), primary_key=True),
-    Column("deployment", String(128), nullable=False, index=True),
-    Column("requester", String(128), nullable=False),
-    Column("subject_hash", String(64), nullable=False),
-    Column("kind", String(16), nullable=False),
-    Column("content", Text, nullable=False),
-    Column("categories", Text, nullable=False),
-    Column("decided_by", Text, nullable=False),
-    Column("evidence", Text, nullable=False),
-    Column("release", Text, nullable=False),
-    Column("reason", Text, nullable=False),
-    Column("roles_required", String(256), nullable=False),
-    Column("approvers_needed", Integer, nullable=False),
-    Column("decision_index", Integer, nullable=True),
-    Column("state", String(16), nullable=False, index=True),
-    Column("created_at", Float, nullable=False),
-    Column("expires_at", Float, nullable=False),
-    Column("decided_at", Float, nullable=True),
-    Column("reject_reason", Text, nullable=True),
-    Column("token", Text, nullable=True),
-    Column("not_after", Integer, nullable=True),
-    Column("event_index", Integer, nullable=True),  # ledger index of approval.approved
-    Column("resumed_at", Float, nullable=True),
-    Column("redeemed_at", Float, nullable=True),
-    Column("version", Integer, nullable=False, default=0),
-)
-
-votes_table = Table(
-    "approval_votes",
-    metadata,
-    Column("approval_id", String(64), nullable=False),
-    Column("approver", String(128), nullable=False),
-    Column("roles", String(256), nullable=False),
-    Column("vote", String(8), nullable=False),
-    Column("at", Float, nullable=False),
-    Column("comment", Text, nullable=False, default=""),
-    PrimaryKeyConstraint("approval_id", "approver"),
-)
 
 _A = approvals_table
 _V = votes_table
@@ -568,70 +518,14 @@ class ApprovalService:
         return out
 
     def stats(self, principal: Principal, deployment: str | None = None) -> ApprovalStats:
-        """Human-control signals: time from hold to decision, approval rate per approver,
-        approvals faster than the minimum review time (rubber-stamping)."""
+        """Human-control signals (see stats.approval_stats)."""
         if not (principal.is_admin or principal.roles & {"auditor", *DECIDER_ROLES}):
             raise ForbiddenError(
                 "approval statistics need the role auditor, approver, commander or admin"
             )
         scope = deployment if principal.is_admin else principal.deployment
         self.expire_due()
-        with self.engine.connect() as conn:
-            q = select(_A)
-            vq = select(_V, _A.c.created_at, _A.c.deployment).join(_A, _A.c.id == _V.c.approval_id)
-            if scope:
-                q = q.where(_A.c.deployment == scope)
-                vq = vq.where(and_(_A.c.deployment == scope))
-            rows = conn.execute(q).all()
-            votes = conn.execute(vq).all()
-        by_state: dict[str, int] = {}
-        for r in rows:
-            by_state[r.state] = by_state.get(r.state, 0) + 1
-        waits = sorted(
-            r.decided_at - r.created_at
-            for r in rows
-            if r.decided_at is not None and r.state in ("approved", "rejected")
-        )
-        minimum = self.settings.min_review_s
-        per: dict[str, list[Any]] = {}
-        flags = []
-        for v in votes:
-            per.setdefault(v.approver, []).append(v)
-            review = v.at - v.created_at
-            if v.vote == "approve" and review < minimum:
-                flags.append(
-                    {
-                        "approval_id": v.approval_id,
-                        "approver": v.approver,
-                        "review_s": round(review, 3),
-                    }
-                )
-        approvers = []
-        for name, vs in sorted(per.items()):
-            ok = sum(v.vote == "approve" for v in vs)
-            reviews = [v.at - v.created_at for v in vs]
-            approvers.append(
-                ApproverStats(
-                    approver=name,
-                    approved=ok,
-                    rejected=len(vs) - ok,
-                    approval_rate=round(ok / len(vs), 4),
-                    median_review_s=round(statistics.median(reviews), 3) if reviews else None,
-                    fast_approvals=sum(
-                        1 for v in vs if v.vote == "approve" and v.at - v.created_at < minimum
-                    ),
-                )
-            )
-        return ApprovalStats(
-            deployment=scope,
-            total=len(rows),
-            by_state=by_state,
-            median_time_to_decision_s=round(statistics.median(waits), 3) if waits else None,
-            p90_time_to_decision_s=round(waits[int(0.9 * (len(waits) - 1))], 3) if waits else None,
-            min_review_s=minimum,
-            approvers=approvers,
-            rubber_stamp_flags=flags,
-        )
+        return approval_stats(self.engine, scope, self.settings.min_review_s)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -1,0 +1,73 @@
+"""Human-control signals: time from hold to decision, approval rate per approver, and
+approvals faster than the minimum review time (rubber-stamping)."""
+
+from __future__ import annotations
+
+import statistics
+from typing import Any
+
+from sqlalchemy import Engine, and_, select
+
+from redline.approvals.models import ApprovalStats, ApproverStats
+from redline.approvals.tables import approvals_table as _A
+from redline.approvals.tables import votes_table as _V
+
+
+def approval_stats(engine: Engine, scope: str | None, min_review_s: float) -> ApprovalStats:
+    """Statistics over one deployment's approvals (`scope`), or all when None."""
+    with engine.connect() as conn:
+        q = select(_A)
+        vq = select(_V, _A.c.created_at, _A.c.deployment).join(_A, _A.c.id == _V.c.approval_id)
+        if scope:
+            q = q.where(_A.c.deployment == scope)
+            vq = vq.where(and_(_A.c.deployment == scope))
+        rows = conn.execute(q).all()
+        votes = conn.execute(vq).all()
+    by_state: dict[str, int] = {}
+    for r in rows:
+        by_state[r.state] = by_state.get(r.state, 0) + 1
+    waits = sorted(
+        r.decided_at - r.created_at
+        for r in rows
+        if r.decided_at is not None and r.state in ("approved", "rejected")
+    )
+    minimum = min_review_s
+    per: dict[str, list[Any]] = {}
+    flags = []
+    for v in votes:
+        per.setdefault(v.approver, []).append(v)
+        review = v.at - v.created_at
+        if v.vote == "approve" and review < minimum:
+            flags.append(
+                {
+                    "approval_id": v.approval_id,
+                    "approver": v.approver,
+                    "review_s": round(review, 3),
+                }
+            )
+    approvers = []
+    for name, vs in sorted(per.items()):
+        ok = sum(v.vote == "approve" for v in vs)
+        reviews = [v.at - v.created_at for v in vs]
+        approvers.append(
+            ApproverStats(
+                approver=name,
+                approved=ok,
+                rejected=len(vs) - ok,
+                approval_rate=round(ok / len(vs), 4),
+                median_review_s=round(statistics.median(reviews), 3) if reviews else None,
+                fast_approvals=sum(
+                    1 for v in vs if v.vote == "approve" and v.at - v.created_at < minimum
+                ),
+            )
+        )
+    return ApprovalStats(
+        deployment=scope,
+        total=len(rows),
+        by_state=by_state,
+        median_time_to_decision_s=round(statistics.median(waits), 3) if waits else None,
+        p90_time_to_decision_s=round(waits[int(0.9 * (len(waits) - 1))], 3) if waits else None,
+        min_review_s=minimum,
+        approvers=approvers,
+        rubber_stamp_flags=flags,
+    )
