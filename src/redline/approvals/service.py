@@ -44,7 +44,13 @@ from redline.approvals.token import (
 from redline.auth.principal import Principal
 from redline.db import make_engine, migrate
 from redline.decision import Decision
-from redline.errors import ConflictError, ForbiddenError, NotFoundError, StoreError
+from redline.errors import (
+    ConflictError,
+    ForbiddenError,
+    NotFoundError,
+    StoreError,
+    VerificationError,
+)
 from redline.ledger.entry import DecidedByRef, LedgerEntry
 from redline.ledger.store import DecisionStore, Sealed
 from redline.settings import Settings
@@ -395,15 +401,12 @@ class ApprovalService:
             payload, body, sig = decode_action_token(token)
             from cryptography.exceptions import InvalidSignature
 
-            from redline.errors import VerificationError
-
             try:
                 self.public_key.verify(sig, body)
             except InvalidSignature as exc:
                 raise VerificationError("action token signature is invalid") from exc
             if time.time() > payload["not_after"]:
                 raise VerificationError("action token has expired")
-        from redline.errors import VerificationError
 
         if payload["approval_id"] != approval_id:
             raise VerificationError("action token is for another approval")

@@ -30,7 +30,8 @@ def tool_call_text(name: str, arguments: dict[str, Any]) -> str:
     return f"{words}: " + json.dumps(arguments, ensure_ascii=False, sort_keys=True)
 
 
-def _parse_arguments(raw: str) -> dict[str, Any]:
+def parse_arguments(raw: str) -> dict[str, Any]:
+    """A chat tool call's JSON arguments as a dict; anything else is kept, not dropped."""
     try:
         value = json.loads(raw) if raw else {}
     except json.JSONDecodeError:
@@ -54,7 +55,7 @@ def segments(subject: Subject) -> list[Segment]:
     for i, msg in enumerate(subject.messages or (), start=1):
         out += _with_blobs(f"turn {i} ({msg.role})", msg.text())
         for call in msg.tool_calls or ():
-            args = _parse_arguments(call.function.arguments)
+            args = parse_arguments(call.function.arguments)
             out += _with_blobs(
                 f"turn {i} tool_call {call.function.name}",
                 tool_call_text(call.function.name, args),
@@ -69,7 +70,7 @@ def tool_uses(subject: Subject) -> list[ToolUse]:
     uses: list[ToolUse] = []
     for i, msg in enumerate(subject.messages or (), start=1):
         for call in msg.tool_calls or ():
-            args = _parse_arguments(call.function.arguments)
+            args = parse_arguments(call.function.arguments)
             uses.append(ToolUse(f"turn {i} tool_call", call.function.name, args))
     return uses
 

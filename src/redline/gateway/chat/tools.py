@@ -9,7 +9,6 @@ Everything Redline did is reported in the response's `redline` field.
 
 from __future__ import annotations
 
-import json
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
+from redline.classify.segments import parse_arguments
 from redline.decision import Decision
 from redline.gateway.chat.check import Check, clauses, summary
 from redline.gateway.chat.models import ChatCompletion, ToolCallOut
@@ -73,14 +73,6 @@ class Item:
         return out
 
 
-def _arguments(raw: str) -> dict[str, Any]:
-    try:
-        value = json.loads(raw) if raw else {}
-    except json.JSONDecodeError:
-        return {"_raw": raw}
-    return value if isinstance(value, dict) else {"_value": value}
-
-
 def items_of(completion: ChatCompletion, check: Check, *, text: bool = True) -> list[Item]:
     items: list[Item] = []
     for choice in completion.choices:
@@ -96,7 +88,7 @@ def items_of(completion: ChatCompletion, check: Check, *, text: bool = True) -> 
 def _tool_request(call: ToolCallOut, check: Check) -> DecideRequest:
     try:
         tool = ToolCall(
-            name=call.function.name or "unnamed", arguments=_arguments(call.function.arguments)
+            name=call.function.name or "unnamed", arguments=parse_arguments(call.function.arguments)
         )
     except ValidationError:
         # Too large or malformed to decide on: decided as a text, which the caller sees.
