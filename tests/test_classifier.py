@@ -158,11 +158,15 @@ def test_batch_equals_one_by_one(model: ModelClassifier) -> None:
         assert cl.as_dict() == model.classify(s).as_dict()
 
 
-# Measured on the test split when the shipped head was trained (see head.json, README):
-# these floors catch a regression. The SPEC targets are asserted separately below.
-FLOOR_MACRO_F1 = 0.75
-CEIL_MISS = 0.16
-CEIL_FALSE_BLOCK = 0.15
+# The SPEC targets on the test split under provider-redlines are macro-F1 >= 0.85, miss
+# rate <= 3% and false-block rate <= 5%. The shipped head (softmax restriction gate over
+# one-vs-rest scorers, head.json) does NOT meet them yet: measured when it was trained,
+# macro-F1 0.809, miss 7.9% (30/382), false-block 9.1% (20/220). These are floors just
+# outside those figures, so a regression fails; they are not the targets. Tighten them to
+# the targets (0.85 / 0.03 / 0.05) once a head reaches them.
+FLOOR_MACRO_F1 = 0.80
+CEIL_MISS = 0.085
+CEIL_FALSE_BLOCK = 0.10
 
 
 @pytest.fixture(scope="module")
@@ -177,10 +181,3 @@ def test_test_split_no_regression(test_report: dict[str, float]) -> None:
     assert test_report["macro_f1"] >= FLOOR_MACRO_F1, json.dumps(test_report)
     assert test_report["miss"] <= CEIL_MISS, json.dumps(test_report)
     assert test_report["false_block"] <= CEIL_FALSE_BLOCK, json.dumps(test_report)
-
-
-@pytest.mark.xfail(strict=True, reason="not yet reached: see the figures in head.json")
-def test_test_split_meets_spec_targets(test_report: dict[str, float]) -> None:
-    assert test_report["macro_f1"] >= 0.85, json.dumps(test_report)
-    assert test_report["miss"] <= 0.03, json.dumps(test_report)
-    assert test_report["false_block"] <= 0.05, json.dumps(test_report)

@@ -49,6 +49,7 @@ class EmbedderLike(Protocol):
 class Unit:
     where: str  # "text", "turn 3 (user)", "tool_call engage_target", "whole"
     text: str
+    part: bool = False  # a ~CHUNK_WORDS run of a longer unit (see chunks())
 
 
 CHUNK_WORDS = 60
@@ -74,7 +75,7 @@ def chunks(unit: Unit) -> list[Unit]:
     if current:
         parts.append(" ".join(current))
     n = len(parts)
-    return [Unit(f"{unit.where}, part {i}/{n}", p) for i, p in enumerate(parts, 1)]
+    return [Unit(f"{unit.where}, part {i}/{n}", p, part=True) for i, p in enumerate(parts, 1)]
 
 
 def units(subject: Subject) -> list[Unit]:

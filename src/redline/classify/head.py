@@ -1,11 +1,17 @@
 """The trained head at inference: plain numpy over a small weights file.
 
-`head.npz` holds, per category, a linear scorer (`coef` as float16, `intercept`) over a
-window's features: its sentence embedding, then word and character-n-gram TF-IDF blocks
-(`idf_word`, `idf_char`); and a Platt calibration (`platt_a`, `platt_b`) fitted on the
-validation split to the subject-level score (the strongest window). `head.json` holds the
-category order, both vocabularies (term i is column i of its block), the per-category
-thresholds and uncertainty band, the training data hash and metrics.
+`head.npz` holds, per category, a one-vs-rest linear scorer (`coef` as float16,
+`intercept`) over a window's features: its sentence embedding, then word and
+character-n-gram TF-IDF blocks (`idf_word`, `idf_char`); and a Platt calibration
+(`platt_a`, `platt_b`) fitted on the validation split to the subject-level score (the
+strongest window). It also holds the restriction gate: a multinomial (softmax) linear
+scorer over the same features (`gate_coef`, `gate_intercept`) whose log-odds of "some
+restricted category" against "some allowed one" (restricted = `meta["restricted"]`),
+taken at the strongest window of the subject's primary unit (or of a ~60-word run of a
+long input) and Platt-calibrated
+(`gate_platt` = [a, b]), is the probability that the use is restricted at all.
+`head.json` holds the category order, both vocabularies (term i is column i of its block),
+the per-category thresholds and uncertainty band, the training data hash and metrics.
 """
 
 from __future__ import annotations
@@ -27,7 +33,17 @@ from redline.classify.types import Thresholds
 from redline.errors import ClassifierError
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
-ARRAYS = ("coef", "intercept", "platt_a", "platt_b", "idf_word", "idf_char")
+ARRAYS = (
+    "coef",
+    "intercept",
+    "platt_a",
+    "platt_b",
+    "idf_word",
+    "idf_char",
+    "gate_coef",
+    "gate_intercept",
+    "gate_platt",
+)
 EMBED_DIM = 384
 FloatArray = npt.NDArray[np.float32]
 
@@ -41,15 +57,20 @@ class Head:
     platt_a: FloatArray  # (k,)
     platt_b: FloatArray  # (k,)
     thresholds: Thresholds
+    gate_coef: FloatArray  # (k, same width as coef): multinomial logits
+    gate_intercept: FloatArray  # (k,)
+    gate_platt: FloatArray  # (2,): a, b
+    restricted: tuple[str, ...]  # the categories the gate's "restricted" side sums over
     meta: Mapping[str, Any] = field(default_factory=dict)
     sha256: str = ""
 
-    def logits(self, vectors: FloatArray, texts: Sequence[str]) -> FloatArray:
-        """Raw linear scores of n windows (their embeddings and their texts) -> (n, k)."""
-        out: FloatArray = vectors @ self.coef[:, :EMBED_DIM].T + self.intercept
+    def _linear(
+        self, coef: FloatArray, intercept: FloatArray, vectors: FloatArray, texts: Sequence[str]
+    ) -> FloatArray:
+        out: FloatArray = vectors @ coef[:, :EMBED_DIM].T + intercept
         offset = EMBED_DIM
         for lex in self.lexicons:
-            block = self.coef[:, offset : offset + len(lex.vocab)]
+            block = coef[:, offset : offset + len(lex.vocab)]
             for i, text in enumerate(texts):
                 cols, vals = lex.row(text)
                 if len(cols):
@@ -57,11 +78,43 @@ class Head:
             offset += len(lex.vocab)
         return out
 
+    def window_logits(self, vectors: FloatArray, texts: Sequence[str]) -> FloatArray:
+        """Raw scores of n windows -> (n, k + 1): the k one-vs-rest logits, then the gate's
+        log-odds of restricted against allowed (one pass over both linear scorers)."""
+        k = len(self.categories)
+        both = self._linear(
+            np.concatenate([self.coef, self.gate_coef]),
+            np.concatenate([self.intercept, self.gate_intercept]),
+            vectors,
+            texts,
+        )
+        restricted = np.array([c in self.restricted for c in self.categories])
+        soft = both[:, k:].astype(np.float64)
+        gate = _logsumexp(soft[:, restricted]) - _logsumexp(soft[:, ~restricted])
+        out: FloatArray = np.concatenate([both[:, :k], gate[:, None]], axis=1).astype(np.float32)
+        return out
+
+    def logits(self, vectors: FloatArray, texts: Sequence[str]) -> FloatArray:
+        """Raw one-vs-rest scores of n windows (their embeddings and their texts) -> (n, k)."""
+        return self._linear(self.coef, self.intercept, vectors, texts)
+
     def calibrate(self, z: FloatArray) -> FloatArray:
         """Raw scores -> calibrated probabilities (monotone per category)."""
         t = np.clip(self.platt_a * z + self.platt_b, -40.0, 40.0)
         p: FloatArray = (1.0 / (1.0 + np.exp(-t))).astype(np.float32)
         return p
+
+    def calibrate_gate(self, g: FloatArray) -> FloatArray:
+        """Raw gate log-odds -> calibrated probability that the use is restricted."""
+        t = np.clip(self.gate_platt[0] * g + self.gate_platt[1], -40.0, 40.0)
+        p: FloatArray = (1.0 / (1.0 + np.exp(-t))).astype(np.float32)
+        return p
+
+
+def _logsumexp(x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    top = x.max(axis=1, keepdims=True)
+    out: npt.NDArray[np.float64] = (top + np.log(np.exp(x - top).sum(axis=1, keepdims=True)))[:, 0]
+    return out
 
 
 def _npz_bytes(arrays: Mapping[str, npt.NDArray[Any]]) -> bytes:
@@ -91,10 +144,14 @@ def save_head(head: Head, directory: Path = WEIGHTS_DIR) -> str:
         "intercept": head.intercept.astype(np.float32),
         "platt_a": head.platt_a.astype(np.float32),
         "platt_b": head.platt_b.astype(np.float32),
+        "gate_coef": head.gate_coef.astype(np.float16),
+        "gate_intercept": head.gate_intercept.astype(np.float32),
+        "gate_platt": head.gate_platt.astype(np.float32),
     }
     npz = _npz_bytes(arrays)
     meta = dict(head.meta)
     meta["categories"] = list(head.categories)
+    meta["restricted"] = list(head.restricted)
     for kind in ("word", "char"):
         meta[f"vocab_{kind}"] = sorted(lex[kind].vocab, key=lambda t: lex[kind].vocab[t])
     meta["threshold"] = {c: round(float(head.thresholds.of(c)), 6) for c in head.categories}
@@ -117,6 +174,7 @@ def load_head(directory: Path = WEIGHTS_DIR) -> Head:
         with np.load(io.BytesIO(npz), allow_pickle=False) as z:
             arrays = {k: np.asarray(z[k], dtype=np.float32) for k in ARRAYS}
         categories = tuple(str(c) for c in meta["categories"])
+        restricted = tuple(str(c) for c in meta["restricted"])
         lexicons = tuple(
             Lexicon(
                 kind,
@@ -133,7 +191,14 @@ def load_head(directory: Path = WEIGHTS_DIR) -> Head:
         raise ClassifierError(f"the classifier head in {directory} is unreadable: {exc}") from exc
     k = len(categories)
     width = EMBED_DIM + sum(len(x.vocab) for x in lexicons)
-    if arrays["coef"].shape != (k, width) or arrays["intercept"].shape != (k,):
+    if (
+        arrays["coef"].shape != (k, width)
+        or arrays["intercept"].shape != (k,)
+        or arrays["gate_coef"].shape != (k, width)
+        or arrays["gate_intercept"].shape != (k,)
+        or arrays["gate_platt"].shape != (2,)
+        or not set(restricted) <= set(categories)
+    ):
         raise ClassifierError(f"the classifier head in {directory} has inconsistent shapes")
     return Head(
         categories=categories,
@@ -143,6 +208,10 @@ def load_head(directory: Path = WEIGHTS_DIR) -> Head:
         platt_a=arrays["platt_a"],
         platt_b=arrays["platt_b"],
         thresholds=thresholds,
+        gate_coef=arrays["gate_coef"],
+        gate_intercept=arrays["gate_intercept"],
+        gate_platt=arrays["gate_platt"],
+        restricted=restricted,
         meta=meta,
         sha256=head_sha256(npz, meta_json),
     )

@@ -1,9 +1,14 @@
 """The trained backend: sentence embeddings -> linear head -> calibrated scores per category.
 
 Each subject is read as units (every turn, tool call and decoded blob, plus the whole of
-it joined) embedded over overlapping windows; a category's score is its strongest window,
-calibrated. Where an exact tool rule fires (tools.py) the score is the larger of the two.
-Every score carries the evidence that produced it: the window and unit, or the rule.
+it joined) embedded over overlapping windows; a category's one-vs-rest score is its
+strongest window, calibrated. A restricted category's score is then gated: the calibrated
+probability that the use is restricted at all (the softmax gate over the primary unit,
+head.py) times the category's share of the strongest restricted score, so whether anything
+restricted fires is one well-calibrated decision and which restricted category it is comes
+from the per-category scorers. Where an exact tool rule fires (tools.py) the score is the
+larger of the two. Every score carries the evidence that produced it: the window and
+unit, or the rule.
 """
 
 from __future__ import annotations
@@ -58,33 +63,68 @@ class ModelClassifier:
         texts = [ref.text for ref in embedded.refs]
         return self.head.calibrate(self.head.logits(embedded.vectors, texts))
 
-    def scores_from(self, embedded: Embedded, subjects: Sequence[Subject]) -> list[Classification]:
-        probs = self.window_probabilities(embedded)
-        by_subject: list[list[int]] = [[] for _ in subjects]
+    def subject_logits(
+        self, embedded: Embedded
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Per subject: the raw one-vs-rest logits at the strongest window (n, k), that
+        window's row per category (n, k; -1 if none), the raw gate log-odds at the strongest
+        window of the primary unit or of its ~60-word runs (so a request at the end of a long
+        input is not drowned by its window) (n,), and whether the subject had any window."""
+        n, k = embedded.n_subjects, len(self.head.categories)
+        texts = [ref.text for ref in embedded.refs]
+        z = self.head.window_logits(embedded.vectors, texts)
+        best = np.full((n, k), -np.inf, dtype=np.float32)
+        rows = np.full((n, k), -1, dtype=np.int64)
+        gate = np.full(n, -np.inf, dtype=np.float32)
         for row, ref in enumerate(embedded.refs):
+            if ref.primary or ref.unit.part:
+                gate[ref.subject] = max(gate[ref.subject], z[row, k])
             if ref.primary or not self.primary_only:
-                by_subject[ref.subject].append(row)
+                better = z[row, :k] > best[ref.subject]
+                best[ref.subject, better] = z[row, :k][better]
+                rows[ref.subject, better] = row
+        present = rows[:, 0] >= 0
+        gate[~np.isfinite(gate)] = 0.0
+        return best, rows, gate, present
+
+    def gated_scores(self, z: np.ndarray, gate: np.ndarray) -> np.ndarray:
+        """Subject-level raw logits and gate -> calibrated, gated scores (n, k)."""
+        p = self.head.calibrate(z)
+        restricted = np.array([c in self.head.restricted for c in self.head.categories])
+        if restricted.any():
+            top = p[:, restricted].max(axis=1, keepdims=True)
+            share = np.where(top > 0, p[:, restricted] / np.maximum(top, 1e-12), 0.0)
+            p[:, restricted] = self.head.calibrate_gate(gate)[:, None] * share
+        return p
+
+    def scores_from(self, embedded: Embedded, subjects: Sequence[Subject]) -> list[Classification]:
+        z, rows, gate, present = self.subject_logits(embedded)
+        z = np.where(present[:, None], z, 0.0).astype(np.float32)
+        probs = np.where(present[:, None], self.gated_scores(z, gate), 0.0)
         return [
-            self._classification(subject, probs[rows], [embedded.refs[r] for r in rows])
-            for subject, rows in zip(subjects, by_subject, strict=True)
+            self._classification(subject, probs[i], rows[i], embedded.refs)
+            for i, subject in enumerate(subjects)
         ]
 
     def _classification(
-        self, subject: Subject, probs: np.ndarray, refs: list[WindowRef]
+        self,
+        subject: Subject,
+        probs: np.ndarray,
+        rows: np.ndarray,
+        refs: Sequence[WindowRef],
     ) -> Classification:
         scores: dict[str, CategoryScore] = {}
         for k, category in enumerate(self.head.categories):
             if category not in CATEGORIES:
                 continue
-            if not refs:
+            if rows[k] < 0:
                 scores[category] = CategoryScore(category, 0.0)
                 continue
-            best = int(np.argmax(probs[:, k]))
-            ref = refs[best]
+            ref = refs[int(rows[k])]
             text = ref.text
             snippet = text[:SNIPPET] + ("…" if len(text) > SNIPPET else "")
             evidence = Evidence("model", ref.describe(), snippet)
-            scores[category] = CategoryScore(category, float(probs[best, k]), (evidence,))
+            scores[category] = CategoryScore(category, float(probs[k]), (evidence,))
         for use in tool_uses(subject) if self.tool_rules else ():
             for hit in tool_rule_hits(use):
                 # An exact rule is always named; the stronger evidence comes first.

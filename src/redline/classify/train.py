@@ -5,13 +5,20 @@
    training example's primary unit (the whole of it), labelled with its categories; a
    window's features are its embedding and word / character-n-gram TF-IDF of its text
    (vocabularies fitted on the train split only).
-3. On the validation split, through the exact inference path (strongest window per
-   category, tool rules by max): fit a Platt calibration per category, choose per-category
-   thresholds (best F1), then one uncertainty band for the restricted categories that keeps
-   the validation miss and false-block rates under the pack furthest inside their targets.
-4. Hyper-parameters (regularisation C, whether per-turn units are scored) are chosen on
-   validation too. Inputs are sorted by id and every solver is seeded, so two runs on the
-   same data write byte-identical weights.
+3. Fit the restriction gate on the same rows: one multinomial logistic regression over the
+   categories (an example with several labels counts once, split between them; balanced
+   class weights). Its log-odds of "restricted" against "allowed" pools every training
+   example, so whether anything restricted is asked for is decided by one scorer trained on
+   all the data rather than by the weakest of ten.
+4. On the validation split, through the exact inference path (strongest window per
+   category, gate, tool rules by max): fit a Platt calibration per category and for the
+   gate; choose per-category thresholds (best F1) for the allowed categories; choose the
+   operating point of the restricted ones (one threshold minus the band) that keeps the
+   validation miss and false-block rates under the pack furthest inside their targets,
+   then split it into a threshold and an uncertainty band by best macro-F1.
+5. Hyper-parameters (regularisation C of both scorers, whether per-turn units are scored)
+   are chosen on validation too. Inputs are sorted by id and every solver is seeded, so
+   two runs on the same data write byte-identical weights.
 """
 
 from __future__ import annotations
@@ -49,11 +56,12 @@ Progress = Callable[[str], None]
 @dataclass(frozen=True)
 class TrainConfig:
     c_grid: tuple[float, ...] = (4.0,)
+    gate_c_grid: tuple[float, ...] = (16.0, 64.0)
     word_min_df: int = 2
     word_max_terms: int = 8000
     char_min_df: int = 3
     char_max_terms: int = 12000
-    unit_modes: tuple[str, ...] = ("all", "primary")
+    unit_modes: tuple[str, ...] = ("all",)
     band_grid: tuple[float, ...] = tuple(round(0.02 * i, 2) for i in range(21))
     pack: str = "provider-redlines"
     seed: int = 0
@@ -133,11 +141,42 @@ def fit_linear(
     for j in range(k):
         if 0 < int(y[:, j].sum()) < len(y):
             lr = LogisticRegression(
-                C=c, class_weight="balanced", max_iter=5000, tol=1e-6, random_state=seed
+                C=c, class_weight="balanced", max_iter=5000, tol=1e-4, random_state=seed
             )
             lr.fit(x, y[:, j])
             coef[j] = lr.coef_[0]
             intercept[j] = lr.intercept_[0]
+    return coef.astype(np.float16).astype(np.float32), intercept
+
+
+def fit_gate(
+    x: Any, y: npt.NDArray[np.int8], c: float, seed: int
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+    """A multinomial logistic regression over the categories: a row with several labels is
+    repeated once per label at weight 1/len(labels); classes are balanced by weight. Classes
+    absent from training get zero coefficients and a very low intercept."""
+    from sklearn.linear_model import LogisticRegression
+
+    k = y.shape[1]
+    rows, labels, weights = [], [], []
+    for i in range(len(y)):
+        cats = np.flatnonzero(y[i])
+        for j in cats:
+            rows.append(i)
+            labels.append(int(j))
+            weights.append(1.0 / len(cats))
+    lab = np.array(labels)
+    w = np.array(weights)
+    mass = np.bincount(lab, weights=w, minlength=k)
+    present = np.flatnonzero(mass > 0)
+    w = w * (w.sum() / (len(present) * mass[lab]))
+    coef = np.zeros((k, x.shape[1]), dtype=np.float32)
+    intercept = np.full(k, -20.0, dtype=np.float32)
+    if len(present) >= 2:
+        lr = LogisticRegression(C=c, max_iter=5000, tol=1e-4, random_state=seed)
+        lr.fit(x[np.array(rows)], lab, sample_weight=w)
+        coef[lr.classes_] = lr.coef_
+        intercept[lr.classes_] = lr.intercept_
     return coef.astype(np.float16).astype(np.float32), intercept
 
 
@@ -192,6 +231,7 @@ def _head(
     b: npt.NDArray[np.float32],
     thresholds: dict[str, float],
     band: dict[str, float],
+    gate: tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], npt.NDArray[np.float32]],
     meta: dict[str, Any],
 ) -> Head:
     return Head(
@@ -202,69 +242,115 @@ def _head(
         platt_a=a,
         platt_b=b,
         thresholds=Thresholds(thresholds, band),
+        gate_coef=gate[0],
+        gate_intercept=gate[1],
+        gate_platt=gate[2],
+        restricted=RESTRICTED_CATEGORIES,
         meta=meta,
         sha256="training",
     )
 
 
+Linear = tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]
+
+
+def _operating_point(
+    p: npt.NDArray[np.float32], expected_allow: npt.NDArray[np.bool_], gated: list[int]
+) -> float:
+    """The score at or above which a pack-restricted category flags the request (hold or
+    deny), chosen on validation: furthest inside both targets, then fewest misses."""
+    grid = np.round(np.arange(0.02, 0.951, 0.01), 2)
+    best: tuple[float, float, float, float] | None = None
+    chosen = 0.5
+    top = p[:, gated].max(axis=1) if gated else np.zeros(len(p), dtype=np.float32)
+    n_allow = max(int(expected_allow.sum()), 1)
+    n_restricted = max(int((~expected_allow).sum()), 1)
+    for op in grid:
+        flagged = top >= op
+        miss = int((~expected_allow & ~flagged).sum()) / n_restricted
+        false_block = int((expected_allow & flagged).sum()) / n_allow
+        key = (round(_objective(miss, false_block), 9), miss, false_block, float(op))
+        if best is None or key < best:
+            best, chosen = key, float(op)
+    return chosen
+
+
 def _candidate(
     embedder: EmbedderLike,
     lexicons: tuple[Lexicon, ...],
-    train_x: Any,
-    train_y: npt.NDArray[np.int8],
+    linear: Linear,
+    gate_linear: Linear,
     val: Sequence[Example],
     val_emb: Embedded,
     decisions: Decisions,
     c: float,
+    gate_c: float,
     units: str,
     config: TrainConfig,
 ) -> tuple[Head, dict[str, Any]]:
-    coef, intercept = fit_linear(train_x, train_y, c, config.seed)
+    coef, intercept = linear
     ones = np.ones(len(CATEGORIES), dtype=np.float32)
     zeros = np.zeros(len(CATEGORIES), dtype=np.float32)
+    identity = np.array([1.0, 0.0], dtype=np.float32)
     flat = {cat: 0.5 for cat in CATEGORIES}
     nob = {cat: 0.0 for cat in CATEGORIES}
-    meta: dict[str, Any] = {"units": units, "C": c}
-    # Raw (uncalibrated) subject-level scores through the inference path: a = 1, b = 0
-    # makes the "probability" sigmoid(z), monotone in z, so z = logit(p).
+    meta: dict[str, Any] = {"units": units, "C": c, "gate_C": gate_c}
+    # Raw subject-level logits through the inference path (the strongest window), then
+    # Platt calibrations of the categories and of the gate on validation.
     raw = ModelClassifier(
-        embedder, _head(lexicons, coef, intercept, ones, zeros, flat, nob, meta), tool_rules=False
+        embedder,
+        _head(lexicons, coef, intercept, ones, zeros, flat, nob, (*gate_linear, identity), meta),
+        tool_rules=False,
     )
-    raw_cls = raw.scores_from(val_emb, [e.subject for e in val])
-    p_raw = np.array([[cl.score(cat) for cat in CATEGORIES] for cl in raw_cls], dtype=np.float64)
-    p_raw = np.clip(p_raw, 1e-7, 1 - 1e-7)
-    z = np.log(p_raw / (1 - p_raw)).astype(np.float32)
+    z, _, g, present = raw.subject_logits(val_emb)
+    z = np.where(present[:, None], z, 0.0).astype(np.float32)
     y_val = _labels(val)
     a, b = fit_platt(z, y_val, config.seed)
-    head = _head(lexicons, coef, intercept, a, b, flat, nob, meta)
+    restricted = np.array([cat in RESTRICTED_CATEGORIES for cat in CATEGORIES])
+    y_gate: npt.NDArray[np.int8] = np.asarray(y_val[:, restricted].any(axis=1), dtype=np.int8)
+    y_gate = y_gate.reshape(-1, 1)
+    ga, gb = fit_platt(g[:, None].astype(np.float32), y_gate, config.seed)
+    gate = (*gate_linear, np.array([ga[0], gb[0]], dtype=np.float32))
+    head = _head(lexicons, coef, intercept, a, b, flat, nob, gate, meta)
     model = ModelClassifier(embedder, head)
     cls = model.scores_from(val_emb, [e.subject for e in val])
     p = np.array([[cl.score(cat) for cat in CATEGORIES] for cl in cls], dtype=np.float32)
-    thresholds = choose_thresholds(p, y_val)
-    best: tuple[float, float, float] | None = None
+    best_f1 = choose_thresholds(p, y_val)
+    # The categories this pack holds or denies, and what it expects of each example.
+    gated = [
+        j for j, cat in enumerate(CATEGORIES) if decisions.expected(frozenset({cat})) != "allow"
+    ]
+    expected_allow = np.array([decisions.expected(e.labels) == "allow" for e in val])
+    op = _operating_point(p, expected_allow, gated)
+    best: tuple[float, float] | None = None
     chosen_band = 0.0
     for band_value in config.band_grid:
-        band = {
-            cat: (min(band_value, thresholds[cat] - 0.01) if cat in RESTRICTED_CATEGORIES else 0.0)
-            for cat in CATEGORIES
-        }
-        th = Thresholds(thresholds, band)
-        report = score(val, [replace(cl, thresholds=th) for cl in cls], decisions)
-        key = (_objective(report.miss_rate, report.false_block_rate), report.miss_rate, band_value)
+        t = round(op + band_value, 4)
+        if t > 0.97:
+            continue
+        th = Thresholds(
+            {cat: (t if cat in RESTRICTED_CATEGORIES else best_f1[cat]) for cat in CATEGORIES},
+            {cat: (band_value if cat in RESTRICTED_CATEGORIES else 0.0) for cat in CATEGORIES},
+        )
+        _, macro = per_category(val, [replace(cl, thresholds=th) for cl in cls])
+        key = (-round(macro, 6), band_value)
         if best is None or key < best:
             best, chosen_band = key, band_value
-    band = {
-        cat: (min(chosen_band, thresholds[cat] - 0.01) if cat in RESTRICTED_CATEGORIES else 0.0)
-        for cat in CATEGORIES
+    threshold_r = round(op + chosen_band, 4)
+    thresholds = {
+        cat: (threshold_r if cat in RESTRICTED_CATEGORIES else best_f1[cat]) for cat in CATEGORIES
     }
-    head = _head(lexicons, coef, intercept, a, b, thresholds, band, meta)
+    band = {cat: (chosen_band if cat in RESTRICTED_CATEGORIES else 0.0) for cat in CATEGORIES}
+    head = _head(lexicons, coef, intercept, a, b, thresholds, band, gate, meta)
     th = Thresholds(thresholds, band)
     report = score(val, [replace(cl, thresholds=th) for cl in cls], decisions)
     table, macro = per_category(val, [replace(cl, thresholds=th) for cl in cls])
     metrics = {
         "C": c,
+        "gate_C": gate_c,
         "units": units,
         "band": chosen_band,
+        "restricted_threshold": threshold_r,
         "validation": {
             "n": len(val),
             "macro_f1": round(macro, 4),
@@ -311,24 +397,38 @@ def train(
     train_y = _labels(train_ex)[[tr.refs[r].subject for r in rows]]
     val_emb = _subset(emb, val_idx)
     decisions = Decisions(PackRegistry().select(config.pack))
+    linears = {c: fit_linear(train_x, train_y, c, config.seed) for c in config.c_grid}
+    gates = {c: fit_gate(train_x, train_y, c, config.seed) for c in config.gate_c_grid}
     results: list[tuple[Head, dict[str, Any]]] = []
     for units in config.unit_modes:
         for c in config.c_grid:
-            head, metrics = _candidate(
-                embedder, lexicons, train_x, train_y, val, val_emb, decisions, c, units, config
-            )
-            results.append((head, metrics))
-            if progress:
-                v = metrics["validation"]
-                progress(
-                    f"C={c} units={units}: validation macro-F1 {v['macro_f1']:.3f}, "
-                    f"miss {v['miss_rate']:.1%}, false-block {v['false_block_rate']:.1%}"
+            for gate_c in config.gate_c_grid:
+                head, metrics = _candidate(
+                    embedder,
+                    lexicons,
+                    linears[c],
+                    gates[gate_c],
+                    val,
+                    val_emb,
+                    decisions,
+                    c,
+                    gate_c,
+                    units,
+                    config,
                 )
+                results.append((head, metrics))
+                if progress:
+                    v = metrics["validation"]
+                    progress(
+                        f"C={c} gate C={gate_c} units={units}: validation macro-F1 "
+                        f"{v['macro_f1']:.3f}, miss {v['miss_rate']:.1%}, "
+                        f"false-block {v['false_block_rate']:.1%}"
+                    )
     head, metrics = max(results, key=lambda r: _rank(r[1]))
     counts = {cat: sum(cat in e.labels for e in examples) for cat in CATEGORIES}
     meta = {
         **head.meta,
-        "format": 1,
+        "format": 2,
         "pack": config.pack,
         "embedder": embedder.model_version,
         "train_data_sha256": data_hash(examples),
