@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/gateway.py [--requests 300] [--concurrency 8] [--classifier rules]
 
+Redline (`redline serve --config`) and the fake upstream each run in a process of their own.
 Prints, side by side in one run: latency p50/p99 through Redline and direct, the added
 p50 against the target (the classifier's own p50 for the two classifications a request
 needs, conversation and answer, measured here + 5 ms), time to first token when
@@ -11,20 +12,29 @@ streaming (direct, through Redline, added), and requests per second.
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.fake_upstream import Answer, FakeUpstream, gateway
+from tests.conftest import free_port
 
+from redline.classify.load import load_classifier
+from redline.ledger.open import open_ledger
+from redline.policy.pack import PackRegistry
+from redline.service import Decider
 from redline.subject import ChatMessage, DecideRequest, Subject
+from redline.trust import TRUST_ALL
 
 PROMPT = "Draft the convoy fuel plan for 3rd battalion, leaving at dawn."
 ANSWER = (
@@ -72,6 +82,68 @@ def throughput(fn: Callable[[], object], n: int, workers: int) -> float:
     return n / (time.perf_counter() - t)
 
 
+FAKE = (
+    "import sys, uvicorn\n"
+    "from tests.fake_upstream import Answer, FakeUpstream, create_fake\n"
+    "fake = FakeUpstream(default=Answer(text=sys.argv[2], chunk_chars=6, chunk_delay_s=0.002))\n"
+    "uvicorn.run(create_fake(fake), host='127.0.0.1', port=int(sys.argv[1]), log_level='warning')\n"
+)
+CONFIG = """
+db = "{db}"
+classifier = "{classifier}"
+port = {port}
+rate_limit_per_minute = 0
+[deployments.default]
+packs = ["all-lawful-purposes"]
+[upstreams.alpha]
+base_url = "http://127.0.0.1:{upstream}/v1"
+api_key_env = "FAKE_UPSTREAM_KEY"
+models = ["alpha-1"]
+"""
+
+
+def wait_for(url: str, deadline_s: float = 60) -> None:
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up")
+
+
+@contextmanager
+def servers(tmp: Path, classifier: str) -> Iterator[tuple[str, str, str]]:
+    """The fake upstream and `redline serve --config`, each in a process of its own (so
+    neither shares the client's interpreter lock); yields (redline, upstream, key)."""
+    up_port, rl_port = free_port(), free_port()
+    cfg = tmp / "redline.toml"
+    cfg.write_text(CONFIG.format(db=tmp / "redline.db", classifier=classifier,
+                                 port=rl_port, upstream=up_port))  # fmt: skip
+    env = {**os.environ, "FAKE_UPSTREAM_KEY": "sk-fake", "REDLINE_KEYS_DIR": str(tmp / "keys"),
+           "REDLINE_LOCAL_KEYS": str(tmp / "local-keys.json")}  # fmt: skip
+    root = Path(__file__).resolve().parents[1]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", FAKE, str(up_port), ANSWER], cwd=root, env=env),
+        subprocess.Popen(
+            [sys.executable, "-m", "redline.cli.main", "serve", "--config", str(cfg)],
+            cwd=root,
+            env=env,
+            stderr=subprocess.DEVNULL,
+        ),
+    ]
+    try:
+        wait_for(f"http://127.0.0.1:{rl_port}/healthz")
+        wait_for(f"http://127.0.0.1:{up_port}/v1/chat/completions")
+        key = json.loads((tmp / "local-keys.json").read_text())["demo-requester"]
+        yield f"http://127.0.0.1:{rl_port}", f"http://127.0.0.1:{up_port}/v1", key
+    finally:
+        for p in procs:
+            p.terminate()
+            p.wait(timeout=20)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--requests", type=int, default=300)
@@ -80,16 +152,12 @@ def main() -> None:
     ap.add_argument("--db-dir", default=None, help="where the ledger lives (default: a temp dir)")
     args = ap.parse_args()
     n = args.requests
-    fake = FakeUpstream(default=Answer(text=ANSWER, chunk_chars=6, chunk_delay_s=0.002))
     with tempfile.TemporaryDirectory(dir=args.db_dir) as tmp, \
-            gateway(Path(tmp), fake, classifier=args.classifier) as env:  # fmt: skip
+            servers(Path(tmp), args.classifier) as (url, upstream_url, key):  # fmt: skip
         body: dict[str, object] = {"model": "alpha-1",
                                    "messages": [{"role": "user", "content": PROMPT}]}  # fmt: skip
-        via = (
-            env.url + "/v1/chat/completions",
-            {"authorization": f"Bearer {env.keys['requester']}"},
-        )
-        direct = (env.upstream_url + "/chat/completions", {"authorization": "Bearer x"})
+        via = (url + "/v1/chat/completions", {"authorization": f"Bearer {key}"})
+        direct = (upstream_url + "/chat/completions", {"authorization": "Bearer x"})
         client = httpx.Client(timeout=30, limits=httpx.Limits(max_connections=64))
 
         def call(target: tuple[str, dict[str, str]]) -> Callable[[], object]:
@@ -105,11 +173,12 @@ def main() -> None:
         lat_direct = timed(call(direct), n)
         lat_via = timed(call(via), n)
 
-        classifier = env.app.state.services.classifier
+        classifier = load_classifier(args.classifier)
         conv = Subject(messages=(ChatMessage(role="user", content=PROMPT),))
         answer = Subject(text=ANSWER)
         cls = timed(lambda: (classifier.classify(conv), classifier.classify(answer)), n)
-        decider = env.app.state.services.decider_for("default", "alpha")
+        packs = PackRegistry().select("all-lawful-purposes")
+        decider = Decider(classifier, packs, open_ledger(str(Path(tmp) / "d.db")), TRUST_ALL)
         request = DecideRequest(messages=conv.messages)
         dec = timed(lambda: decider.decide(request), n)
 
@@ -119,6 +188,7 @@ def main() -> None:
 
         rps_direct = throughput(call(direct), n, args.concurrency)
         rps_via = throughput(call(via), n, args.concurrency)
+        decider.store.close()
 
     added = pct(lat_via, 0.5) - pct(lat_direct, 0.5)
     target = pct(cls, 0.5) + 5
