@@ -13,6 +13,7 @@ unit, or the rule.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -139,6 +140,14 @@ class ModelClassifier:
         return Classification(ordered, self._version, self.head.thresholds)
 
 
+def default_workers() -> int:
+    """Windows embedded concurrently: REDLINE_CLASSIFIER_WORKERS, else one per core (max 4)."""
+    configured = os.environ.get("REDLINE_CLASSIFIER_WORKERS")
+    if configured:
+        return max(1, int(configured))
+    return max(1, min(4, os.cpu_count() or 1))
+
+
 def load_model_classifier(
     model_dir: Path | None = None, weights_dir: Path = WEIGHTS_DIR
 ) -> ModelClassifier:
@@ -149,7 +158,7 @@ def load_model_classifier(
     except ImportError as exc:
         raise ClassifierError(f"the embedding runtime is not available: {exc}") from exc
     try:
-        embedder = load_embedder(model_dir)
+        embedder = load_embedder(model_dir, workers=default_workers())
     except ClassifierError:
         raise
     except Exception as exc:  # a missing or unreadable model file
