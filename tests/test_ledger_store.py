@@ -94,22 +94,32 @@ def test_concurrent_appends_are_gapless(store: LedgerStore) -> None:
 
 
 def test_two_stores_on_one_database_share_one_log(ledger_db: str) -> None:
-    # what several workers (or a restart) see: the second continues the first's tree
+    # what several workers, or `redline check` beside a running server, see: each writer
+    # continues the tree as it stands under the write lock, interleaved in any order
     a = open_ledger(ledger_db)
     a.append_many([sealed(i) for i in range(5)])
     b = open_ledger(ledger_db)
-    if ledger_db.startswith("postgresql"):
-        # several writers at once: the table lock keeps the indexes gapless
-        assert a.append_many([sealed(5)]) == [5]
-        assert b.append_many([sealed(6)]) == [6]
-    else:
-        a.close()
-        assert b.append_many([sealed(5), sealed(6)]) == [5, 6]
-    tree = MemoryTree(merkle.leaf_hash(b.entry_bytes(i)) for i in range(7))
-    assert b.root(7) == tree.root()
+    assert a.append_many([sealed(5)]) == [5]
+    assert b.append_many([sealed(6)]) == [6]
+    assert a.append_many([sealed(7), sealed(8)]) == [7, 8]
+    tree = MemoryTree(merkle.leaf_hash(b.entry_bytes(i)) for i in range(9))
+    assert a.root(9) == b.root(9) == tree.root()
+    a.close()
     b.close()
-    if ledger_db.startswith("postgresql"):
-        a.close()
+
+
+def test_regression_check_beside_a_running_server_breaks_no_append(db_path: str) -> None:
+    """Incident: `redline check` appended to the server's ./redline.db; the server's writer,
+    trusting its in-memory frontier, then failed every append (fail closed, but down)."""
+    server = open_ledger(db_path)
+    server.append_many([sealed(0)])
+    check = open_ledger(db_path)
+    check.append_many([sealed(1), sealed(2)])
+    check.close()
+    assert server.append_many([sealed(3)]) == [3]
+    tree = MemoryTree(merkle.leaf_hash(server.entry_bytes(i)) for i in range(4))
+    assert server.root(4) == tree.root()
+    server.close()
 
 
 def test_the_log_refuses_updates_and_deletes(store: LedgerStore, ledger_db: str) -> None:

@@ -87,14 +87,20 @@ class SqliteStore(LedgerStore):
     def _commit(self, batch: list[Pending]) -> list[int]:
         db = self._db
         saved = Frontier(self._frontier.size, [h for _, h in self._frontier.stack])
-        rows = number(self._frontier, batch)
         try:
             db.execute("BEGIN IMMEDIATE")
+            # Another process (`redline check` on the server's file) may have appended since
+            # our last batch: continue from the tree as it stands under the write lock.
+            size = self._size(db)
+            if size != self._frontier.size:
+                self._frontier = self.frontier_from(db, size)
+                saved = Frontier(size, [h for _, h in self._frontier.stack])
+            rows = number(self._frontier, batch)
             db.executemany("INSERT INTO ledger_entries (idx, body) VALUES (?, ?)", rows.entries)
             db.executemany("INSERT INTO ledger_nodes (id, hash) VALUES (?, ?)", rows.nodes)
             db.executemany("INSERT INTO ledger_content (idx, body) VALUES (?, ?)", rows.content)
             db.execute("COMMIT")
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, StoreError) as exc:
             self._frontier = saved
             if db.in_transaction:
                 db.execute("ROLLBACK")
