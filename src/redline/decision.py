@@ -86,20 +86,16 @@ def _release_info(outcome: Outcome) -> ReleaseInfo | None:
 
 
 def _evidence(classification: Classification, outcome: Outcome) -> list[EvidenceItem]:
-    cats = dict.fromkeys(v.category for v in outcome.verdicts)
     items = []
-    for cat in cats:
+    for cat in dict.fromkeys(v.category for v in outcome.verdicts):
         cs = classification.scores.get(cat)
-        for ev in cs.evidence if cs else ():
-            items.append(
-                EvidenceItem(
-                    category=cat,
-                    score=round(cs.score, 4) if cs else 0.0,
-                    source=ev.source,
-                    where=ev.where,
-                    detail=ev.detail,
-                )
-            )
+        if cs is None:
+            continue
+        items += [
+            EvidenceItem(category=cat, score=round(cs.score, 4), source=ev.source,
+                         where=ev.where, detail=ev.detail)
+            for ev in cs.evidence
+        ]  # fmt: skip
     return items
 
 

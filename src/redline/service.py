@@ -17,7 +17,7 @@ from redline.ledger.store import DecisionStore, Sealed
 from redline.policy.compose import compose
 from redline.policy.engine import PackEvaluator
 from redline.policy.pack import Pack
-from redline.subject import DecideRequest
+from redline.subject import DecideRequest, Subject
 from redline.trust import Trust, facts_from
 
 log = logging.getLogger("redline.decide")
@@ -44,19 +44,24 @@ class Decider:
         approvals: Sequence[frozenset[str]] | None = None,
     ) -> list[Decision]:
         approvals = approvals or [frozenset()] * len(requests)
+        subjects = [r.subject() for r in requests]
         try:
-            classifications = self.classifier.classify_batch([r.subject() for r in requests])
+            classifications = self.classifier.classify_batch(subjects)
         except Exception as exc:
             log.error("classifier failed: %s", type(exc).__name__)
             return [fail_closed("classifier", exc, id=r.id) for r in requests]
         decisions = [
-            self._evaluate(r, c, a)
-            for r, c, a in zip(requests, classifications, approvals, strict=True)
+            self._evaluate(r, s, c, a)
+            for r, s, c, a in zip(requests, subjects, classifications, approvals, strict=True)
         ]
-        return self._record(requests, decisions)
+        return self._record(requests, subjects, decisions)
 
     def _evaluate(
-        self, request: DecideRequest, classification: Classification, approvals: frozenset[str]
+        self,
+        request: DecideRequest,
+        subject: Subject,
+        classification: Classification,
+        approvals: frozenset[str],
     ) -> Decision:
         facts, ignored = facts_from(request.context, self.trust, approvals)
         try:
@@ -67,7 +72,7 @@ class Decider:
         decision = from_outcome(outcome, classification, id=request.id)
         decision.policies = {p.name: p.version for p in self.packs}
         decision.ignored_attestations = ignored
-        decision.subject_hash = request.subject().content_hash()
+        decision.subject_hash = subject.content_hash()
         return decision
 
     def _entry(self, request: DecideRequest, decision: Decision, commitment: str) -> LedgerEntry:
@@ -91,11 +96,14 @@ class Decider:
         )
 
     def _record(
-        self, requests: Sequence[DecideRequest], decisions: list[Decision]
+        self,
+        requests: Sequence[DecideRequest],
+        subjects: Sequence[Subject],
+        decisions: list[Decision],
     ) -> list[Decision]:
         sealed = []
-        for request, decision in zip(requests, decisions, strict=True):
-            content = request.subject().content_json()
+        for request, subject, decision in zip(requests, subjects, decisions, strict=True):
+            content = subject.content_json()
             salt, commitment = commit(content)
             sealed.append(Sealed(self._entry(request, decision, commitment), content, salt))
         try:

@@ -36,9 +36,10 @@ from redline.approvals.models import (
 from redline.approvals.stats import approval_stats
 from redline.approvals.tables import approvals_table, votes_table
 from redline.approvals.token import (
-    decode_action_token,
+    check_not_expired,
     public_pem,
     sign_action_token,
+    signed_payload,
     verify_action_token,
 )
 from redline.auth.principal import Principal
@@ -192,6 +193,7 @@ class ApprovalService:
 
     def grant_for(self, approval_id: str, subject: Subject, requester: Principal) -> Grant:
         now = time.time()
+        subject_hash = subject.content_hash()
         with self.engine.begin() as conn:
             done = conn.execute(
                 update(_A)
@@ -202,7 +204,7 @@ class ApprovalService:
                     _A.c.redeemed_at.is_(None),
                     _A.c.requester == requester.id,
                     _A.c.deployment == requester.deployment,
-                    _A.c.subject_hash == subject.content_hash(),
+                    _A.c.subject_hash == subject_hash,
                     _A.c.event_index.is_not(None),
                     _A.c.not_after >= int(now),
                 )
@@ -218,7 +220,7 @@ class ApprovalService:
             self._expire_if_due(row, now)
             if row.requester != requester.id:
                 raise ForbiddenError("this approval was requested by another principal")
-            if row.subject_hash != subject.content_hash():
+            if row.subject_hash != subject_hash:
                 raise ForbiddenError(
                     "this approval is for a different request (the content differs)"
                 )
@@ -398,15 +400,8 @@ class ApprovalService:
         if action is not None:
             payload = verify_action_token(token, action, self.public_key)
         else:
-            payload, body, sig = decode_action_token(token)
-            from cryptography.exceptions import InvalidSignature
-
-            try:
-                self.public_key.verify(sig, body)
-            except InvalidSignature as exc:
-                raise VerificationError("action token signature is invalid") from exc
-            if time.time() > payload["not_after"]:
-                raise VerificationError("action token has expired")
+            payload = signed_payload(token, self.public_key)
+            check_not_expired(payload)
 
         if payload["approval_id"] != approval_id:
             raise VerificationError("action token is for another approval")

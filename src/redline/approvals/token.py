@@ -103,6 +103,23 @@ def decode_action_token(token: str) -> tuple[dict[str, Any], bytes, bytes]:
     return payload, body, sig
 
 
+def signed_payload(token: str, public_key: Ed25519PublicKey | bytes | str | Path) -> dict[str, Any]:
+    """The payload of a well-formed token signed by `public_key`; raises VerificationError."""
+    payload, body, sig = decode_action_token(token)
+    try:
+        load_public_key(public_key).verify(sig, body)
+    except InvalidSignature as exc:
+        raise VerificationError(
+            "action token signature is invalid (another key, or altered)"
+        ) from exc
+    return payload
+
+
+def check_not_expired(payload: Mapping[str, Any], now: float | None = None) -> None:
+    if (time.time() if now is None else now) > payload["not_after"]:
+        raise VerificationError("action token has expired")
+
+
 def verify_action_token(
     token: str,
     action: Subject | Mapping[str, Any],
@@ -114,17 +131,10 @@ def verify_action_token(
     """Check a token for this very action; its payload. Raises VerificationError when the
     token is malformed, signed by another key, for another action (any argument changed),
     past its not-after time, or (with `spent`) already used."""
-    payload, body, sig = decode_action_token(token)
-    try:
-        load_public_key(public_key).verify(sig, body)
-    except InvalidSignature as exc:
-        raise VerificationError(
-            "action token signature is invalid (another key, or altered)"
-        ) from exc
+    payload = signed_payload(token, public_key)
     if payload["action_hash"] != action_hash(action):
         raise VerificationError("action token is for a different action (arguments differ)")
-    if (time.time() if now is None else now) > payload["not_after"]:
-        raise VerificationError("action token has expired")
+    check_not_expired(payload, now)
     if spent is not None:
         spent.spend(str(payload["approval_id"]))
     return payload

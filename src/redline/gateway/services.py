@@ -92,9 +92,8 @@ def open_store(db: str) -> DecisionStore:
 
 def build_services(settings: Settings) -> Services:
     registry = PackRegistry(settings.policy_dir)
-    for name, config in settings.deployments.items():
+    for config in settings.deployments.values():
         registry.select(config.packs)  # an unknown pack fails at start, not at first request
-        del name
     for upstream in settings.upstreams.values():
         if upstream.packs:
             registry.select(upstream.packs)
