@@ -50,6 +50,7 @@ class Unit:
     where: str  # "text", "turn 3 (user)", "tool_call engage_target", "whole"
     text: str
     part: bool = False  # a ~CHUNK_WORDS run of a longer unit (see chunks())
+    decoded: bool = False  # text decoded from a blob: always scored on its own
 
 
 CHUNK_WORDS = 60
@@ -80,7 +81,7 @@ def chunks(unit: Unit) -> list[Unit]:
 
 def units(subject: Subject) -> list[Unit]:
     """The units of one subject; the last one is its primary unit (the whole of it)."""
-    segs = [Unit(s.where, s.text) for s in segments(subject)]
+    segs = [Unit(s.where, s.text, decoded=s.decoded) for s in segments(subject)]
     if not segs:
         return [Unit("text", "")]
     extra = [c for s in segs for c in chunks(s)]

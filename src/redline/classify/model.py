@@ -80,7 +80,9 @@ class ModelClassifier:
         for row, ref in enumerate(embedded.refs):
             if ref.primary or ref.unit.part:
                 gate[ref.subject] = max(gate[ref.subject], z[row, k])
-            if ref.primary or not self.primary_only:
+            # Hidden (decoded) text is scored on its own even when only the whole is read
+            # otherwise: it is what an obfuscating request wants unseen.
+            if ref.primary or ref.unit.decoded or not self.primary_only:
                 better = z[row, :k] > best[ref.subject]
                 best[ref.subject, better] = z[row, :k][better]
                 rows[ref.subject, better] = row

@@ -13,8 +13,9 @@ from redline.subject import Subject, ToolCall
 
 @dataclass(frozen=True)
 class Segment:
-    where: str  # "text", "turn 3 (user)", "tool_call engage_target", "turn 2 decoded base64"
+    where: str  # "text", "turn 3 (user)", "tool_call engage_target", "turn 2 (user) decoded"
     text: str
+    decoded: bool = False  # text decoded from a base64 or hex blob
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ def parse_arguments(raw: str) -> dict[str, Any]:
 
 def _with_blobs(where: str, raw: str) -> list[Segment]:
     out = [Segment(where, normalize(raw))]
-    out += [Segment(f"{where} decoded", normalize(b)) for b in decoded_blobs(raw)]
+    out += [Segment(f"{where} decoded", normalize(b), decoded=True) for b in decoded_blobs(raw)]
     return [s for s in out if s.text]
 
 

@@ -61,7 +61,7 @@ class TrainConfig:
     word_max_terms: int = 8000
     char_min_df: int = 3
     char_max_terms: int = 12000
-    unit_modes: tuple[str, ...] = ("all",)
+    unit_modes: tuple[str, ...] = ("all", "primary")
     band_grid: tuple[float, ...] = tuple(round(0.02 * i, 2) for i in range(21))
     pack: str = "provider-redlines"
     seed: int = 0
