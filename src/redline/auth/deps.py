@@ -12,11 +12,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from redline.auth.principal import Principal
 from redline.errors import AuthError, ForbiddenError, NotFoundError
+from redline.gateway.threads import in_thread
 
 # Declared so the OpenAPI document names the scheme (the docs' Authorize button, schemathesis).
 bearer_scheme = HTTPBearer(auto_error=False, description="An API key: `rl_<keyid>_<secret>`.")
@@ -48,7 +48,7 @@ async def current_principal(
 ) -> Principal:
     """The authenticated principal; AuthError (401) for a missing, wrong or revoked key,
     RateLimited (429, Retry-After) when the principal's bucket is empty."""
-    return await run_in_threadpool(authenticate, request)
+    return await in_thread(authenticate, request)
 
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]

@@ -22,6 +22,7 @@ from sqlalchemy import (
     ForeignKey,
     String,
     Table,
+    bindparam,
     func,
     insert,
     select,
@@ -52,6 +53,21 @@ api_keys_table = Table(
     Column("digest", String(64), nullable=False),
     Column("created_at", Float, nullable=False),
     Column("revoked_at", Float, nullable=True),
+)
+
+# Built once: constructing the statement cost more than running it (every request runs it).
+_KEY_LOOKUP = (
+    select(
+        api_keys_table.c.salt,
+        api_keys_table.c.digest,
+        api_keys_table.c.revoked_at,
+        principals_table.c.id,
+        principals_table.c.roles,
+        principals_table.c.deployment,
+        principals_table.c.revoked_at.label("p_rev"),
+    )
+    .join(principals_table, principals_table.c.id == api_keys_table.c.principal_id)
+    .where(api_keys_table.c.key_id == bindparam("key_id"))
 )
 
 KEY_PREFIX = "rl_"
@@ -221,19 +237,7 @@ class PrincipalStore:
             raise AuthError("invalid API key")
         key_id, secret = match.groups()
         with self.engine.connect() as conn:
-            row = conn.execute(
-                select(
-                    api_keys_table.c.salt,
-                    api_keys_table.c.digest,
-                    api_keys_table.c.revoked_at,
-                    principals_table.c.id,
-                    principals_table.c.roles,
-                    principals_table.c.deployment,
-                    principals_table.c.revoked_at.label("p_rev"),
-                )
-                .join(principals_table, principals_table.c.id == api_keys_table.c.principal_id)
-                .where(api_keys_table.c.key_id == key_id)
-            ).first()
+            row = conn.execute(_KEY_LOOKUP, {"key_id": key_id}).first()
         salt, digest = (row.salt, row.digest) if row is not None else (_DUMMY_SALT, "0" * 64)
         ok = hmac.compare_digest(_digest(salt, secret), digest)
         if row is None or not ok or row.revoked_at is not None or row.p_rev is not None:

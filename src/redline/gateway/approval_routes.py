@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse
 
 from redline.approvals.models import (
@@ -23,6 +22,7 @@ from redline.approvals.models import (
 )
 from redline.auth.deps import PrincipalDep
 from redline.gateway.services import Services, get_services
+from redline.gateway.threads import in_thread
 
 router = APIRouter(prefix="/v1/approvals", tags=["approvals"])
 ServicesDep = Annotated[Services, Depends(get_services)]
@@ -40,7 +40,7 @@ async def list_approvals(
 ) -> list[ApprovalSummary]:
     """Approvals visible to the caller: their deployment's, for a role they hold
     (auditors and admins see all of theirs; requesters see their own)."""
-    return await run_in_threadpool(
+    return await in_thread(
         services.approvals.list, principal, None if state == "all" else state, deployment
     )
 
@@ -53,7 +53,7 @@ async def approval_stats(
 ) -> ApprovalStats:
     """Human-control signals: time from hold to decision, approval rate per approver, and
     approvals faster than the minimum review time."""
-    return await run_in_threadpool(services.approvals.stats, principal, deployment)
+    return await in_thread(services.approvals.stats, principal, deployment)
 
 
 @router.get("/public-key", response_class=PlainTextResponse)
@@ -69,7 +69,7 @@ async def show_approval(
 ) -> ApprovalDetail:
     """One approval with the model's rationale (categories, evidence, deciding rules) and
     the request content."""
-    return await run_in_threadpool(services.approvals.detail, approval_id, principal)
+    return await in_thread(services.approvals.detail, approval_id, principal)
 
 
 @router.post("/{approval_id}/approve", response_model=ApprovalDetail)
@@ -81,7 +81,7 @@ async def approve(
 ) -> ApprovalDetail:
     """Approve (needs the required role; not one's own request; once per approver)."""
     comment = body.comment if body else ""
-    return await run_in_threadpool(services.approvals.approve, approval_id, principal, comment)
+    return await in_thread(services.approvals.approve, approval_id, principal, comment)
 
 
 @router.post("/{approval_id}/reject", response_model=ApprovalDetail)
@@ -89,7 +89,7 @@ async def reject(
     approval_id: ApprovalId, body: RejectBody, services: ServicesDep, principal: PrincipalDep
 ) -> ApprovalDetail:
     """Reject, with a reason (needs the required role; not one's own request)."""
-    return await run_in_threadpool(services.approvals.reject, approval_id, principal, body.reason)
+    return await in_thread(services.approvals.reject, approval_id, principal, body.reason)
 
 
 @router.post("/{approval_id}/redeem", response_model=RedeemResult)
@@ -98,6 +98,6 @@ async def redeem(
 ) -> RedeemResult:
     """Spend an action token once: the effector's check just before it acts. A second
     redemption is refused (409)."""
-    return await run_in_threadpool(
+    return await in_thread(
         services.approvals.redeem, approval_id, body.token, principal, body.action
     )

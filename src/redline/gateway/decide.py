@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header
-from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
 from redline.approvals.api import APPROVAL_HEADER
@@ -13,6 +12,7 @@ from redline.approvals.flow import decide_with_approvals
 from redline.auth.deps import PrincipalDep
 from redline.decision import Decision
 from redline.gateway.services import Services, get_services
+from redline.gateway.threads import in_thread
 from redline.subject import DecideRequest
 
 router = APIRouter()
@@ -52,7 +52,7 @@ async def decide(
     the decision on the ledger, and answer. Policy choice is the server's, not the client's:
     the principal and deployment come from the API key. A hold opens an approval
     (`approval_id`); repeat the same request with the `Redline-Approval-Id` header to resume."""
-    return await run_in_threadpool(decide_with_approvals, services, body, principal, approval_id)
+    return await in_thread(decide_with_approvals, services, body, principal, approval_id)
 
 
 @router.get("/v1/policies", response_model=PoliciesResponse, tags=["policies"])

@@ -10,12 +10,12 @@ import base64
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
-from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
 from redline.auth.deps import PrincipalDep, require_deployment, require_role
 from redline.errors import NotFoundError, StoreError
 from redline.gateway.services import Services, get_services
+from redline.gateway.threads import in_thread
 from redline.ledger.store import LedgerStore
 
 router = APIRouter(prefix="/v1/ledger", tags=["ledger"])
@@ -83,7 +83,7 @@ async def checkpoint(
 ) -> CheckpointOut:
     """The latest signed checkpoint (C2SP tlog-checkpoint); `fresh=true` signs one now."""
     require_role(principal, *AUDIT_ROLES)
-    return await run_in_threadpool(_checkpoint, services, fresh)
+    return await in_thread(_checkpoint, services, fresh)
 
 
 @router.get("/entries/{index}", response_model=EntryOut)
@@ -93,9 +93,9 @@ async def entry(index: int, services: ServicesDep, principal: PrincipalDep) -> E
     store = _ledger(services)
     if index < 0:
         raise NotFoundError(f"no ledger entry {index}")
-    found = await run_in_threadpool(store.entry, index)
+    found = await in_thread(store.entry, index)
     require_deployment(principal, found.deployment)
-    leaf = await run_in_threadpool(store.leaf_hash, index)
+    leaf = await in_thread(store.leaf_hash, index)
     return EntryOut(index=index, leaf_hash=_b64(leaf), entry=found.model_dump(mode="json"))
 
 
@@ -116,7 +116,7 @@ async def inclusion(
         return InclusionOut(index=index, size=size, leaf_hash=_b64(leaf), root=_b64(root),
                             proof=[_b64(h) for h in proof])  # fmt: skip
 
-    return await run_in_threadpool(work)
+    return await in_thread(work)
 
 
 @router.get("/proofs/consistency", response_model=ConsistencyOut)
@@ -136,4 +136,4 @@ async def consistency(
                               second_root=_b64(store.root(second)),
                               proof=[_b64(h) for h in proof])  # fmt: skip
 
-    return await run_in_threadpool(work)
+    return await in_thread(work)

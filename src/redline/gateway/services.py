@@ -106,6 +106,7 @@ def build_services(settings: Settings) -> Services:
     return services
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
+    """A dependency; async so that FastAPI calls it inline, not on a worker thread."""
     services: Services = request.app.state.services
     return services

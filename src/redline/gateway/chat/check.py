@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from redline.approvals.api import APPROVAL_HEADER, Approvals, Grant
@@ -15,6 +14,7 @@ from redline.auth.principal import Principal
 from redline.decision import Decision
 from redline.errors import ConflictError
 from redline.gateway.errors import error_response
+from redline.gateway.threads import in_thread
 from redline.service import Decider
 from redline.subject import Context, DecideRequest, Subject
 
@@ -28,19 +28,19 @@ class Check:
     granted: frozenset[str] = frozenset()  # roles that approved the request (if resumed)
 
     async def decide(self, request: DecideRequest, roles: frozenset[str] = frozenset()) -> Decision:
-        return await run_in_threadpool(self.decider.decide, request, roles)
+        return await in_thread(self.decider.decide, request, roles)
 
     async def decide_many(
         self, requests: Sequence[DecideRequest], roles: Sequence[frozenset[str]] | None = None
     ) -> list[Decision]:
         if not requests:
             return []
-        return await run_in_threadpool(self.decider.decide_batch, requests, roles)
+        return await in_thread(self.decider.decide_batch, requests, roles)
 
     async def open_hold(self, decision: Decision, subject: Subject) -> str | None:
         if self.approvals is None:
             return None
-        approval_id = await run_in_threadpool(
+        approval_id = await in_thread(
             self.approvals.open_for_hold, decision, subject, self.principal
         )
         decision.approval_id = approval_id
@@ -49,9 +49,7 @@ class Check:
     async def grant(self, approval_id: str, subject: Subject) -> Grant:
         if self.approvals is None:
             raise ConflictError("this server has no approval service; nothing can be resumed")
-        return await run_in_threadpool(
-            self.approvals.grant_for, approval_id, subject, self.principal
-        )
+        return await in_thread(self.approvals.grant_for, approval_id, subject, self.principal)
 
 
 def clauses(decision: Decision) -> str:
