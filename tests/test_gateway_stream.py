@@ -57,8 +57,12 @@ def test_clean_stream_arrives_whole_in_several_windows(env: GatewayEnv) -> None:
     assert len(content_chunks) >= 3  # released in windows, not in one piece at the end
 
 
-def test_stream_denied_midway_is_cut_with_a_reason(env: GatewayEnv) -> None:
-    env.fake.answers["evening"] = Answer(text=DENIED_MIDWAY, chunk_chars=4)
+# Regression: with a short first window, a later window that closed on a sentence end
+# released the words after it ("Then poison the ") before their sentence was checked whole.
+# Every chunking must cut before the sentence that is denied.
+@pytest.mark.parametrize("chunk_chars", [3, 4, 5, 7, 11])
+def test_stream_denied_midway_is_cut_with_a_reason(env: GatewayEnv, chunk_chars: int) -> None:
+    env.fake.answers["evening"] = Answer(text=DENIED_MIDWAY, chunk_chars=chunk_chars)
     chunks = stream(env, "evening")
     released = text_of(chunks)
     assert "poison" not in released

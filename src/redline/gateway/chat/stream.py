@@ -1,9 +1,12 @@
 """Streaming: no token reaches the client before it has been checked.
 
-Upstream deltas are buffered per choice. A window is checked when the buffer reaches a
-sentence boundary (and at least MIN_WINDOW characters) or MAX_WINDOW characters, by
-deciding on the whole text so far; then the checked text is released, less a trailing
-partial word, which waits for the next window. Tool-call deltas are assembled completely
+Upstream deltas are buffered per choice. The first window is checked as soon as
+FIRST_WINDOW characters and a word boundary are pending (what a client waits for before its
+first token); later ones when the buffer reaches a sentence boundary (and at least
+MIN_WINDOW characters) or MAX_WINDOW characters. Each check decides on the whole text so
+far; then the checked text is released: the first window less a trailing partial word,
+later ones up to their last sentence end, so a sentence is released only once it has been
+checked whole. Tool-call deltas are assembled completely
 and decided when the choice finishes. A denied window cuts the stream with a final
 chunk (finish_reason content_filter and a `redline` field saying why) and [DONE]; a held
 one stops releasing, collects the rest of the answer, parks it under its approval id and
@@ -35,6 +38,10 @@ from redline.gateway.chat.upstream import UpstreamError
 from redline.gateway.errors import error_body
 from redline.subject import DecideRequest
 
+# A few words: enough to judge what the answer starts to say, and each later window is
+# checked with everything released before it as context, so a short first one gives up
+# little while it keeps the added time to first token to a few upstream chunks.
+FIRST_WINDOW = 24
 MIN_WINDOW = 40
 MAX_WINDOW = 200
 _SENTENCE_END = re.compile(r"[.!?;:](\s|$)|\n")
@@ -67,12 +74,20 @@ class ChoiceState:
     def window_ready(self) -> bool:
         if len(self.pending) >= MAX_WINDOW:
             return True
+        if not self.released and len(self.pending) >= FIRST_WINDOW:
+            return " " in self.pending.strip() or "\n" in self.pending.strip()
         return len(self.pending) >= MIN_WINDOW and _SENTENCE_END.search(self.pending) is not None
 
     def split(self, final: bool) -> tuple[str, str]:
-        """(text to release now, tail kept back) — never half a word unless final."""
+        """(text to release now, tail kept back). After the first window, whole sentences
+        only: a sentence's start is not released before the sentence has been checked
+        whole. Never half a word unless final."""
         if final:
             return self.pending, ""
+        if self.released:
+            ends = [m.end() for m in _SENTENCE_END.finditer(self.pending)]
+            if ends:
+                return self.pending[: ends[-1]], self.pending[ends[-1] :]
         cut = max(self.pending.rfind(" "), self.pending.rfind("\n"))
         if cut <= 0:
             return self.pending, ""
