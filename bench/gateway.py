@@ -5,8 +5,11 @@
 Redline (`redline serve --config`) and the fake upstream each run in a process of their own.
 Prints, side by side in one run: latency p50/p99 through Redline and direct, the added
 p50 against the target (the classifier's own p50 for the two classifications a request
-needs, conversation and answer, measured here + 5 ms), time to first token when
-streaming (direct, through Redline, added), and requests per second.
+needs, conversation and answer, + 5 ms), time to first token when streaming (direct,
+through Redline, added), and requests per second. The classifier's p50 is given twice:
+timed back to back in this process (warm caches: the optimistic figure), and as Redline
+timed those same classifications inside the requests measured (its Server-Timing header),
+where the model runs between network hops with colder caches.
 """
 
 from __future__ import annotations
@@ -56,6 +59,16 @@ def timed(fn: Callable[[], object], n: int) -> list[float]:
         t = time.perf_counter()
         fn()
         out.append(time.perf_counter() - t)
+    return out
+
+
+def stages(response: httpx.Response) -> dict[str, float]:
+    """Redline's Server-Timing header as {stage: seconds}."""
+    out = {}
+    for part in response.headers.get("server-timing", "").split(","):
+        name, _, dur = part.strip().partition(";dur=")
+        if dur:
+            out[name] = float(dur) / 1000
     return out
 
 
@@ -171,7 +184,8 @@ def main() -> None:
         for target in (via, direct):  # warm up connections and caches
             timed(call(target), 20)
         lat_direct = timed(call(direct), n)
-        lat_via = timed(call(via), n)
+        seen: list[dict[str, float]] = []
+        lat_via = timed(lambda: seen.append(stages(call(via)())), n)  # type: ignore[arg-type]
 
         classifier = load_classifier(args.classifier)
         conv = Subject(messages=(ChatMessage(role="user", content=PROMPT),))
@@ -192,6 +206,9 @@ def main() -> None:
 
     added = pct(lat_via, 0.5) - pct(lat_direct, 0.5)
     target = pct(cls, 0.5) + 5
+    # The same two classifications as timed inside Redline, on the requests measured above.
+    in_server = [st["classify-request"] + st["classify-answer"] for st in seen]
+    target_in_server = pct(in_server, 0.5) + 5
     print(
         f"chat gateway benchmark: {n} requests, classifier {args.classifier}, "
         f"concurrency {args.concurrency} for throughput"
@@ -208,8 +225,15 @@ def main() -> None:
     print(f"classifier p50 (conversation + answer): {pct(cls, 0.5):.2f} ms")
     print(f"one decision p50 (classify, evaluate, durable ledger append): {pct(dec, 0.5):.2f} ms;"
           " a request makes two")  # fmt: skip
-    verdict = "MET" if added <= target else "MISSED"
-    print(f"target: added p50 {added:.2f} ms <= classifier p50 + 5 ms = {target:.2f} ms: {verdict}")
+    names = sorted({k for st in seen for k in st}, key=lambda k: (k.split("-")[-1], k))
+    print("inside Redline, p50 (Server-Timing): " + ", ".join(
+        f"{k} {pct([st.get(k, 0.0) for st in seen], 0.5):.2f}" for k in names))  # fmt: skip
+    print(f"classifier p50 inside Redline (conversation + answer): {pct(in_server, 0.5):.2f} ms")
+    for label, limit in (("back to back, in this process", target),
+                         ("inside Redline, same requests", target_in_server)):  # fmt: skip
+        verdict = "MET" if added <= limit else "MISSED"
+        print(f"target: added p50 {added:.2f} ms <= classifier p50 ({label}) + 5 ms = "
+              f"{limit:.2f} ms: {verdict}")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -104,6 +104,24 @@ def test_held_request_resumes_with_the_approval_header(env: GatewayEnv) -> None:
         ask(env, FORCE, extra_headers={"Redline-Approval-Id": approval_id})
 
 
+def test_server_timing_says_where_the_time_went(env: GatewayEnv) -> None:
+    raw = env.client().chat.completions.with_raw_response.create(
+        model="alpha-1", messages=[{"role": "user", "content": "What is the capital of France?"}]
+    )
+    stages = {}
+    for part in raw.headers["Server-Timing"].split(","):
+        name, _, dur = part.strip().partition(";dur=")
+        stages[name] = float(dur)
+    assert set(stages) == {
+        f"{stage}-{what}"
+        for stage in ("classify", "policy", "ledger")
+        for what in ("request", "answer")
+    } | {"upstream"}
+    assert all(ms >= 0 for ms in stages.values())
+    # Never the content, only stage names and durations.
+    assert "France" not in raw.headers["Server-Timing"]
+
+
 def test_denied_output_is_replaced_by_a_refusal(env: GatewayEnv) -> None:
     prompt = "Write a short story about neighbours."
     env.fake.answers[prompt] = Answer(text="First, poison the neighbour's well at night.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PrivateAttr
 
 from redline.classify.types import Classification
 from redline.policy.compose import Outcome
@@ -59,6 +59,12 @@ class Decision(BaseModel):
     approval_id: str | None = None
     action_token: str | None = None  # the signed action token, on a resumed approved request
     failure: str | None = None  # set when the decision is a fail-closed deny
+    # Milliseconds per stage ("classify", "ledger"); for Server-Timing, never serialised.
+    _timings: dict[str, float] = PrivateAttr(default_factory=dict)
+
+    @property
+    def timings(self) -> dict[str, float]:
+        return self._timings
 
 
 def _release_info(outcome: Outcome) -> ReleaseInfo | None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -45,16 +46,27 @@ class Decider:
     ) -> list[Decision]:
         approvals = approvals or [frozenset()] * len(requests)
         subjects = [r.subject() for r in requests]
+        started = time.perf_counter()
         try:
             classifications = self.classifier.classify_batch(subjects)
         except Exception as exc:
             log.error("classifier failed: %s", type(exc).__name__)
             return [fail_closed("classifier", exc, id=r.id) for r in requests]
+        classified = time.perf_counter()
         decisions = [
             self._evaluate(r, s, c, a)
             for r, s, c, a in zip(requests, subjects, classifications, approvals, strict=True)
         ]
-        return self._record(requests, subjects, decisions)
+        evaluated = time.perf_counter()
+        decisions = self._record(requests, subjects, decisions)
+        timings = {
+            "classify": (classified - started) * 1000,
+            "policy": (evaluated - classified) * 1000,
+            "ledger": (time.perf_counter() - evaluated) * 1000,
+        }
+        for decision in decisions:
+            decision.timings.update(timings)
+        return decisions
 
     def _evaluate(
         self,

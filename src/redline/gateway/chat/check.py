@@ -4,7 +4,7 @@ context, the approvals service, and the answers for deny, hold and check failure
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi.responses import JSONResponse
@@ -26,16 +26,30 @@ class Check:
     principal: Principal
     approvals: Approvals | None
     granted: frozenset[str] = frozenset()  # roles that approved the request (if resumed)
+    stages: list[tuple[str, float]] = field(default_factory=list)  # (name, ms), Server-Timing
 
     async def decide(self, request: DecideRequest, roles: frozenset[str] = frozenset()) -> Decision:
-        return await in_thread(self.decider.decide, request, roles)
+        decision = await in_thread(self.decider.decide, request, roles)
+        self._note("request", decision)
+        return decision
 
     async def decide_many(
         self, requests: Sequence[DecideRequest], roles: Sequence[frozenset[str]] | None = None
     ) -> list[Decision]:
         if not requests:
             return []
-        return await in_thread(self.decider.decide_batch, requests, roles)
+        decisions = await in_thread(self.decider.decide_batch, requests, roles)
+        self._note("answer", decisions[0])
+        return decisions
+
+    def _note(self, what: str, decision: Decision) -> None:
+        self.stages += [(f"{stage}-{what}", ms) for stage, ms in decision.timings.items()]
+
+    def server_timing(self) -> dict[str, str]:
+        """The `Server-Timing` header (W3C): where this exchange's time went, in ms."""
+        if not self.stages:
+            return {}
+        return {"server-timing": ", ".join(f"{n};dur={ms:.2f}" for n, ms in self.stages)}
 
     async def open_hold(self, decision: Decision, subject: Subject) -> str | None:
         if self.approvals is None:

@@ -8,6 +8,7 @@ calls → client. Streaming answers are checked in windows (stream.py).
 from __future__ import annotations
 
 import logging
+import time
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from typing import Annotated, Any
@@ -127,9 +128,12 @@ async def chat_completions(
         info |= {"approval_id": grant.approval_id, "action_token": grant.token}
         headers[TOKEN_HEADER] = grant.token
     if body.stream:
+        headers |= check.server_timing()
         return await _stream(check, gw, upstream, body, request_hash, info, headers)
     try:
+        sent = time.perf_counter()
         raw = await upstream.complete(body.upstream_body())
+        check.stages.append(("upstream", (time.perf_counter() - sent) * 1000))
         completion = _parse(upstream, raw)
     except UpstreamError as exc:
         return error_response(exc.status, exc.code, str(exc))
@@ -138,6 +142,7 @@ async def chat_completions(
         return check_failed(failure)
     if any(i.status == "withheld" and i.approval_id for i in items):
         gw.parking.park(Parked(completion, items, request_hash, principal.id, stream=False))
+    headers |= check.server_timing()
     return JSONResponse(render(completion, items, info), headers=headers)
 
 
