@@ -16,6 +16,7 @@ import pytest
 
 from redline.classify.corpus import load_corpus
 from redline.classify.evaluate import evaluate
+from redline.classify.features import embed_subjects
 from redline.classify.load import load_classifier
 from redline.classify.model import ModelClassifier, load_model_classifier
 from redline.classify.types import Classification
@@ -188,3 +189,23 @@ def test_test_split_no_regression(test_report: dict[str, float]) -> None:
     assert test_report["macro_f1"] >= FLOOR_MACRO_F1, json.dumps(test_report)
     assert test_report["miss"] <= CEIL_MISS, json.dumps(test_report)
     assert test_report["false_block"] <= CEIL_FALSE_BLOCK, json.dumps(test_report)
+
+
+def test_a_whole_only_head_skips_single_turns_and_scores_the_same(model: ModelClassifier) -> None:
+    chat = Subject.model_validate(
+        {
+            "messages": [
+                {"role": "system", "content": "You are a planning assistant."},
+                {"role": "user", "content": "We have 40 trucks and two fuel points."},
+                {"role": "assistant", "content": "Understood. What is the route?"},
+                {"role": "user", "content": "Plan the refuelling so no truck waits."},
+            ]
+        }
+    )
+    assert model.primary_only, "the shipped head reads the whole conversation"
+    every_unit = embed_subjects(model.embedder, [chat])
+    skipped = embed_subjects(model.embedder, [chat], primary_only=True)
+    assert len(skipped.refs) < len(every_unit.refs)
+    assert all(r.primary or r.unit.part or r.unit.decoded for r in skipped.refs)
+    full = model.scores_from(every_unit, [chat])[0]
+    assert model.classify(chat).as_dict() == full.as_dict()

@@ -122,12 +122,19 @@ class Embedded:
     n_subjects: int
 
 
-def embed_subjects(embedder: EmbedderLike, subjects: Sequence[Subject]) -> Embedded:
-    """All units of all subjects, windowed and embedded in one batched call."""
+def embed_subjects(
+    embedder: EmbedderLike, subjects: Sequence[Subject], *, primary_only: bool = False
+) -> Embedded:
+    """All units of all subjects, windowed and embedded in one batched call. With
+    `primary_only` (a head that reads only the whole), the single turns are skipped: only
+    the whole, its ~60-word runs and decoded blobs are embedded, which is all it scores."""
     all_units: list[tuple[int, Unit, bool]] = []
     for i, subject in enumerate(subjects):
         us = units(subject)
-        all_units += [(i, u, k == len(us) - 1) for k, u in enumerate(us)]
+        for k, u in enumerate(us):
+            primary = k == len(us) - 1
+            if primary or u.part or u.decoded or not primary_only:
+                all_units.append((i, u, primary))
     windows = embedder.embed_windows([u.text for _, u, _ in all_units])
     refs: list[WindowRef] = []
     rows: list[npt.NDArray[np.float32]] = []

@@ -53,7 +53,7 @@ class ModelClassifier:
         if not subjects:
             return []
         try:
-            embedded = embed_subjects(self.embedder, subjects)
+            embedded = embed_subjects(self.embedder, subjects, primary_only=self.primary_only)
         except RedlineError:
             raise
         except Exception as exc:  # the runtime failed: the caller fails closed
