@@ -2,7 +2,8 @@
 
 Every segment is a unit (each turn with the system prompt and tool results, each tool call
 read as text, each decoded blob). When a subject has more than one segment, the whole of
-it joined is a unit too, so a use that only shows across turns is scored as a whole.
+it joined is a unit too, so a use that only shows across turns is scored as a whole, and
+so is the last exchange (the final two segments), so a late request is not drowned.
 Each unit is embedded over overlapping windows (never truncated); a category's score is
 its strongest window, and that window is the evidence.
 """
@@ -23,6 +24,7 @@ from redline.classify.segments import segments
 from redline.subject import Subject
 
 WHOLE = "whole"
+LAST_EXCHANGE = "the last two turns"
 
 
 class WindowLike(Protocol):
@@ -87,6 +89,12 @@ def units(subject: Subject) -> list[Unit]:
     extra = [c for s in segs for c in chunks(s)]
     if len(segs) == 1:
         return [*extra, segs[0]]
+    # The last exchange on its own too: a request at the end of a long, innocent
+    # conversation is not drowned by it (validation: miss 5.5% -> 4.8%, false-block
+    # 9.0% -> 8.3%). A longer one is already read in runs by chunks().
+    last = "\n".join(s.text for s in segs[-2:])
+    if len(segs) > 2 and len(last.split()) <= 2 * CHUNK_WORDS:
+        extra.append(Unit(LAST_EXCHANGE, last, part=True))
     return [*segs, *extra, Unit(WHOLE, "\n".join(s.text for s in segs))]
 
 
