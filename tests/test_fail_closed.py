@@ -47,6 +47,10 @@ def test_classifier_failure_denies(tmp_path: Path) -> None:
     assert decision.failure == "classifier"
     assert decision.decided_by[0].rule == "fail-closed.classifier"
     assert "classifier failed" in decision.reason
+    # Answered, so recorded: an auditor sees the fail-closed deny and what it was about.
+    entry = decider.store.entry(decision.ledger_index or 0)
+    assert (entry.decision, entry.decided_by[0].rule) == ("deny", "fail-closed.classifier")
+    assert entry.subject_hash == REQUEST.subject().content_hash()
 
 
 def test_unknown_category_denies(tmp_path: Path) -> None:
@@ -54,6 +58,9 @@ def test_unknown_category_denies(tmp_path: Path) -> None:
     decision = decider.decide(REQUEST)
     assert (decision.decision, decision.failure) == ("deny", "policy")
     assert "unknown category 'crowd_control'" in decision.reason
+    entry = decider.store.entry(decision.ledger_index or 0)
+    assert (entry.decision, entry.decided_by[0].rule) == ("deny", "fail-closed.policy")
+    assert entry.subject_hash == REQUEST.subject().content_hash()
 
 
 def test_ledger_failure_denies(tmp_path: Path) -> None:

@@ -51,7 +51,12 @@ class Decider:
             classifications = self.classifier.classify_batch(subjects)
         except Exception as exc:
             log.error("classifier failed: %s", type(exc).__name__)
-            return [fail_closed("classifier", exc, id=r.id) for r in requests]
+            # A fail-closed deny is answered, so it goes on the ledger like any decision.
+            failed = [
+                self._failed("classifier", exc, r, s)
+                for r, s in zip(requests, subjects, strict=True)
+            ]
+            return self._record(requests, subjects, failed)
         classified = time.perf_counter()
         decisions = [
             self._evaluate(r, s, c, a)
@@ -80,10 +85,20 @@ class Decider:
             outcome = compose(self.evaluator, self.packs, classification, facts)
         except Exception as exc:
             log.error("policy evaluation failed: %s", type(exc).__name__)
-            return fail_closed("policy", exc, id=request.id)
+            decision = self._failed("policy", exc, request, subject)
+            decision.classifier = classification.classifier
+            return decision
         decision = from_outcome(outcome, classification, id=request.id)
         decision.policies = {p.name: p.version for p in self.packs}
         decision.ignored_attestations = ignored
+        decision.subject_hash = subject.content_hash()
+        return decision
+
+    def _failed(
+        self, stage: str, exc: BaseException, request: DecideRequest, subject: Subject
+    ) -> Decision:
+        decision = fail_closed(stage, exc, id=request.id)
+        decision.policies = {p.name: p.version for p in self.packs}
         decision.subject_hash = subject.content_hash()
         return decision
 
