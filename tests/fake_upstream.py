@@ -20,7 +20,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from redline.settings import UpstreamConfig
+from redline.settings import Settings, UpstreamConfig
 
 
 @dataclass
@@ -135,6 +135,17 @@ class GatewayEnv:
     fake: FakeUpstream
     app: FastAPI
     keys: dict[str, str]  # principal name → API key
+    settings: Settings
+
+    @contextmanager
+    def another_worker(self) -> Iterator[str]:
+        """A second Redline server on the same database and keys (another gateway worker,
+        or this one after a restart); yields its base URL."""
+        from redline.gateway.app import create_app
+        from tests.conftest import serve
+
+        with serve(create_app(self.settings)) as url:
+            yield url
 
     def client(self, who: str = "requester", **kw: Any) -> Any:
         from openai import OpenAI
@@ -163,7 +174,7 @@ def gateway(
     (model beta-1) carries provider-redlines. Principals: requester, approver, commander.
     """
     from redline.gateway.app import create_app
-    from redline.settings import DeploymentConfig, Settings
+    from redline.settings import DeploymentConfig
     from tests.conftest import serve
 
     fake = fake or FakeUpstream()
@@ -190,4 +201,4 @@ def gateway(
                                 ("commander", ["commander"]))
         }  # fmt: skip
         with serve(app) as url:
-            yield GatewayEnv(url, up + "/v1", fake, app, keys)
+            yield GatewayEnv(url, up + "/v1", fake, app, keys, settings)

@@ -161,6 +161,32 @@ def test_held_tool_call_is_withheld_then_released(env: GatewayEnv) -> None:
     assert out_item["status"] == "released" and out_item["action_token"]
 
 
+def test_held_tool_call_is_released_by_another_worker(env: GatewayEnv) -> None:
+    # Parked in the state database, not in the memory of the worker that held it: a resume
+    # that reaches another worker (or this one after a restart) releases it.
+    prompt = "Plan the next step for the second battery."
+    env.fake.answers[prompt] = Answer(
+        text=None, tool_calls=[("engage_target", {"target_id": "T-18", "grid": "38SMB4485"})]
+    )
+    item = redline(ask(env, prompt))["output"][0]
+    assert item["status"] == "withheld"
+    env.approve(item["approval_id"], "commander")
+    calls = len(env.fake.received)
+    with env.another_worker() as url:
+        other = openai.OpenAI(base_url=url + "/v1", api_key=env.keys["requester"], max_retries=0)
+        again = other.chat.completions.create(
+            model="alpha-1", messages=[{"role": "user", "content": prompt}],
+            extra_headers={"Redline-Approval-Id": item["approval_id"]},
+        )  # fmt: skip
+    assert len(env.fake.received) == calls  # released from the parked answer, not asked again
+    released = again.choices[0].message.tool_calls
+    assert released and released[0].function.name == "engage_target"
+    assert redline(again)["output"][0]["status"] == "released"
+    # Released once: the parked answer is gone, so the same id cannot release it again.
+    with pytest.raises(openai.APIStatusError):
+        ask(env, prompt, extra_headers={"Redline-Approval-Id": item["approval_id"]})
+
+
 def test_denied_tool_call_is_removed_with_an_explanation(env: GatewayEnv) -> None:
     prompt = "Set up the northern sector."
     env.fake.answers[prompt] = Answer(

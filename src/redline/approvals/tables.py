@@ -47,3 +47,22 @@ votes_table = Table(
     Column("comment", Text, nullable=False, default=""),
     PrimaryKeyConstraint("approval_id", "approver"),
 )
+
+# Gateway answers with parts withheld for approval (gateway/chat/parking.py): in the state
+# database, not a worker's memory, so a resume may reach any worker and survives a restart.
+parked_answers_table = Table(
+    "parked_answers",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("principal", String(128), nullable=False),
+    Column("request_hash", String(64), nullable=False),
+    Column("created_at", Float, nullable=False, index=True),
+    Column("body", Text, nullable=False),  # the completion and its checked items, as JSON
+)
+
+parked_approvals_table = Table(
+    "parked_approvals",
+    metadata,
+    Column("approval_id", String(64), primary_key=True),
+    Column("parked_id", String(64), nullable=False, index=True),
+)

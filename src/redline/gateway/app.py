@@ -37,7 +37,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(decide.router)
     app.include_router(approval_routes.router)
     app.include_router(ledger_routes.router)
-    chat_routes.install(app, settings)
+    chat_routes.install(app, settings, services)
     app.add_middleware(
         BodyGuard, max_bytes=settings.max_body_bytes, max_depth=settings.max_json_depth
     )

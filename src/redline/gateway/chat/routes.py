@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -21,11 +21,13 @@ from redline.approvals.api import APPROVAL_HEADER, Grant
 from redline.gateway.chat.check import Check, check_failed, denied, held
 from redline.gateway.chat.identity import PrincipalDep, approval_ids, approvals_of, context_of
 from redline.gateway.chat.models import ChatCompletion, ChatRequest, ModelCard, ModelList
+from redline.gateway.chat.parking import Parked, Parking, release
 from redline.gateway.chat.stream import StreamChecker, sse
-from redline.gateway.chat.tools import Parked, Parking, decide_items, items_of, release, render
+from redline.gateway.chat.tools import decide_items, items_of, render
 from redline.gateway.chat.upstream import Upstream, UpstreamError, Upstreams
 from redline.gateway.errors import error_response
 from redline.gateway.services import Services, get_services
+from redline.gateway.threads import in_thread
 from redline.settings import Settings
 from redline.subject import DecideRequest
 
@@ -43,11 +45,15 @@ NO_UPSTREAM = (
 @dataclass
 class ChatGateway:
     upstreams: Upstreams
-    parking: Parking = field(default_factory=Parking)
+    parking: Parking
 
 
-def install(app: FastAPI, settings: Settings) -> None:
-    app.state.chat = ChatGateway(Upstreams(settings.upstreams))
+def install(app: FastAPI, settings: Settings, services: Services) -> None:
+    # Kept as long as an approval can still be given, and then used.
+    ttls = [d.approval_ttl_s for d in settings.deployments.values() if d.approval_ttl_s]
+    ttl_s = max([settings.approval_ttl_s, *ttls]) + settings.token_ttl_s
+    parking = Parking(services.approvals.engine, ttl_s=ttl_s)
+    app.state.chat = ChatGateway(Upstreams(settings.upstreams), parking)
     app.include_router(router)
 
 
@@ -106,7 +112,7 @@ async def chat_completions(
     asked = DecideRequest(messages=tuple(body.messages), context=check.context)
     request_hash = asked.subject().content_hash()
     ids = approval_ids(request)
-    if ids and (parked := gw.parking.find(ids)) is not None:
+    if ids and (parked := await in_thread(gw.parking.find, ids)) is not None:
         return await _resume_parked(check, gw, parked, ids, request_hash, body.stream)
     grant: Grant | None = await check.grant(ids[0], asked.subject()) if ids else None
     decision = await check.decide(asked, grant.roles if grant else frozenset())
@@ -141,7 +147,8 @@ async def chat_completions(
     if failure := await decide_items(check, items):
         return check_failed(failure)
     if any(i.status == "withheld" and i.approval_id for i in items):
-        gw.parking.park(Parked(completion, items, request_hash, principal.id, stream=False))
+        parked = Parked(completion, items, request_hash, principal.id, stream=False)
+        await in_thread(gw.parking.park, parked)
     headers |= check.server_timing()
     return JSONResponse(render(completion, items, info), headers=headers)
 
@@ -193,8 +200,9 @@ async def _resume_parked(
             "This approval id belongs to another request or requester; repeat "
             "the identical request that was held.",
         )
-    if failure := await release(check, parked, ids, gw.parking):
+    if failure := await release(check, parked, ids):
         return check_failed(failure)
+    await in_thread(gw.parking.save, parked)
     info = {"decision": "allow", "resumed": True, "approval_ids": ids}
     body = render(parked.completion, parked.items, info)
     headers = {APPROVAL_HEADER: ",".join(ids)}

@@ -33,9 +33,11 @@ from redline.gateway.chat.models import (
     FunctionOut,
     ToolCallOut,
 )
-from redline.gateway.chat.tools import Item, Parked, Parking, decide_items, items_of
+from redline.gateway.chat.parking import Parked, Parking
+from redline.gateway.chat.tools import Item, decide_items, items_of
 from redline.gateway.chat.upstream import UpstreamError
 from redline.gateway.errors import error_body
+from redline.gateway.threads import in_thread
 from redline.subject import DecideRequest
 
 # A few words: enough to judge what the answer starts to say, and each later window is
@@ -239,6 +241,8 @@ class StreamChecker:
                 call = st.tools[sorted(st.tools)[item.position]]
                 delta = {"tool_calls": [{"index": item.position, **call.model_dump(mode="json")}]}
                 yield self.chunk(st.index, delta)
+        if any(i.status != "allowed" for i in items):
+            await self._park(items)
         yield self._final(st, items)
 
     def _final(self, st: ChoiceState, items: list[Item]) -> bytes:
@@ -253,7 +257,6 @@ class StreamChecker:
         if any(i.kind == "text" and i.status != "allowed" for i in filtered):
             finish = "content_filter"
         if filtered:
-            self._park(items)
             info = {"request": self.request_info, "output": [i.public() for i in items]}
             return self.chunk(st.index, {}, finish, info)
         return self.chunk(st.index, {}, finish)
@@ -269,18 +272,17 @@ class StreamChecker:
             choices=choices,
         )
 
-    def _park(self, items: list[Item]) -> None:
+    async def _park(self, items: list[Item]) -> None:
         if any(i.status == "withheld" and i.approval_id for i in items):
             states = list(self.states.values())
-            self.parking.park(
-                Parked(
-                    self._completion(states),
-                    items,
-                    self.request_hash,
-                    self.check.principal.id,
-                    stream=True,
-                )
+            parked = Parked(
+                self._completion(states),
+                items,
+                self.request_hash,
+                self.check.principal.id,
+                stream=True,
             )
+            await in_thread(self.parking.park, parked)
 
     async def _park_all(self) -> AsyncIterator[bytes]:
         """A window was held: decide the whole answer as a non-streamed one and park it."""
@@ -290,7 +292,7 @@ class StreamChecker:
         if failure := await decide_items(self.check, items):
             yield self._fail(failure)
             return
-        self._park(items)
+        await self._park(items)
         for st in states:
             st.done = True
             info = {

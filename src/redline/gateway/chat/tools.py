@@ -9,9 +9,7 @@ Everything Redline did is reported in the response's `redline` field.
 
 from __future__ import annotations
 
-import time
-from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import ValidationError
@@ -149,61 +147,3 @@ def render(
         "output": [i.public() for i in items if i.decision is not None],
     }
     return body
-
-
-@dataclass
-class Parked:
-    """An answer with withheld parts, waiting for approvals."""
-
-    completion: ChatCompletion
-    items: list[Item]
-    request_hash: str
-    principal: str
-    stream: bool
-    at: float = field(default_factory=time.monotonic)
-
-
-class Parking:
-    """Withheld answers by approval id (in memory, bounded; lost on restart)."""
-
-    def __init__(self, capacity: int = 10_000, ttl_s: float = 86_400) -> None:
-        self.capacity = capacity
-        self.ttl_s = ttl_s
-        self._by_id: OrderedDict[str, Parked] = OrderedDict()
-
-    def park(self, parked: Parked) -> None:
-        for item in parked.items:
-            if item.status == "withheld" and item.approval_id:
-                self._by_id[item.approval_id] = parked
-        while len(self._by_id) > self.capacity:
-            self._by_id.popitem(last=False)
-
-    def find(self, ids: list[str]) -> Parked | None:
-        now = time.monotonic()
-        for approval_id in ids:
-            parked = self._by_id.get(approval_id)
-            if parked is not None and now - parked.at <= self.ttl_s:
-                return parked
-        return None
-
-    def forget(self, approval_id: str) -> None:
-        self._by_id.pop(approval_id, None)
-
-
-async def release(
-    check: Check, parked: Parked, ids: list[str], parking: Parking
-) -> Decision | None:
-    """Release the parked items whose approval ids were given and are granted."""
-    for item in parked.items:
-        if item.status != "withheld" or item.approval_id not in ids:
-            continue
-        assert item.approval_id is not None
-        grant = await check.grant(item.approval_id, item.request.subject())
-        decision = await check.decide(item.request, grant.roles)
-        if decision.failure:
-            return decision
-        item.decision = decision
-        if decision.decision == "allow":
-            item.status, item.action_token = "released", grant.token
-            parking.forget(item.approval_id)
-    return None
