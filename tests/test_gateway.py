@@ -187,6 +187,30 @@ def test_held_tool_call_is_released_by_another_worker(env: GatewayEnv) -> None:
         ask(env, prompt, extra_headers={"Redline-Approval-Id": item["approval_id"]})
 
 
+def test_resume_with_one_id_not_yet_approved_keeps_what_it_released(env: GatewayEnv) -> None:
+    prompt = "Plan both batteries."
+    env.fake.answers[prompt] = Answer(
+        text=None,
+        tool_calls=[("engage_target", {"target_id": "T-1", "grid": "38SMB4481"}),
+                    ("engage_target", {"target_id": "T-2", "grid": "38SMB4482"})],
+    )  # fmt: skip
+    held = [i["approval_id"] for i in redline(ask(env, prompt))["output"]]
+    assert len(held) == 2
+    env.approve(held[0], "commander")
+    with pytest.raises(openai.ConflictError):  # the second is not approved yet
+        ask(env, prompt, extra_headers={"Redline-Approval-Id": ",".join(held)})
+    # The first was released by that attempt and stays released.
+    out = ask(env, prompt, extra_headers={"Redline-Approval-Id": held[0]})
+    statuses = [i["status"] for i in redline(out)["output"]]
+    assert statuses == ["released", "withheld"]
+    assert [c.function.arguments for c in out.choices[0].message.tool_calls or []] == [
+        '{"target_id": "T-1", "grid": "38SMB4481"}'
+    ]
+    env.approve(held[1], "commander")
+    out = ask(env, prompt, extra_headers={"Redline-Approval-Id": held[1]})
+    assert [i["status"] for i in redline(out)["output"]] == ["released", "released"]
+
+
 def test_denied_tool_call_is_removed_with_an_explanation(env: GatewayEnv) -> None:
     prompt = "Set up the northern sector."
     env.fake.answers[prompt] = Answer(

@@ -134,23 +134,23 @@ class Parking:
         return Parked.from_row(row) if row is not None else None
 
     def save(self, parked: Parked) -> None:
-        """Store the answer's new state; parts no longer withheld stop pointing at it."""
-        still = parked.withheld()
+        """Store the answer's new state. While any part is still withheld, each of its
+        approval ids finds it (a resume that released one part and was refused another can
+        be repeated); once none is, it is gone, and its ids release nothing more."""
         with self.engine.begin() as conn:
-            conn.execute(
-                update(parked_answers_table)
-                .where(parked_answers_table.c.id == parked.id)
-                .values(body=parked.to_json())
-            )
-            conn.execute(
-                delete(parked_approvals_table)
-                .where(parked_approvals_table.c.parked_id == parked.id)
-                .where(parked_approvals_table.c.approval_id.not_in(still))
-            )
-            if not still:
+            if parked.withheld():
                 conn.execute(
-                    delete(parked_answers_table).where(parked_answers_table.c.id == parked.id)
+                    update(parked_answers_table)
+                    .where(parked_answers_table.c.id == parked.id)
+                    .values(body=parked.to_json())
                 )
+                return
+            conn.execute(
+                delete(parked_approvals_table).where(
+                    parked_approvals_table.c.parked_id == parked.id
+                )
+            )
+            conn.execute(delete(parked_answers_table).where(parked_answers_table.c.id == parked.id))
 
 
 async def release(check: Check, parked: Parked, ids: list[str]) -> Decision | None:

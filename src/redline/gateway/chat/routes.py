@@ -200,9 +200,12 @@ async def _resume_parked(
             "This approval id belongs to another request or requester; repeat "
             "the identical request that was held.",
         )
-    if failure := await release(check, parked, ids):
+    try:
+        failure = await release(check, parked, ids)
+    finally:  # what was released stays released, even if a later id was refused
+        await in_thread(gw.parking.save, parked)
+    if failure:
         return check_failed(failure)
-    await in_thread(gw.parking.save, parked)
     info = {"decision": "allow", "resumed": True, "approval_ids": ids}
     body = render(parked.completion, parked.items, info)
     headers = {APPROVAL_HEADER: ",".join(ids)}
