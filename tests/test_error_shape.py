@@ -134,6 +134,8 @@ def test_valid_request_after_errors_still_decides(srv: Server) -> None:
     r = srv.post("a-req", "/v1/decide", {"text": "Draft the convoy fuel plan."})
     assert r.json()["decision"] == "allow"
     assert srv.client.get(srv.base + "/healthz").json()["ledger_size"] == before + 1
+    stages = [part.split(";")[0] for part in r.headers["server-timing"].split(", ")]
+    assert stages == ["classify", "policy", "ledger"]
 
 
 def test_readme_documents_the_shape_and_every_api_path(srv: Server) -> None:

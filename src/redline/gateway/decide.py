@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header
+from fastapi import APIRouter, Depends, Header, Response
 from pydantic import BaseModel
 
 from redline.approvals.api import APPROVAL_HEADER
@@ -13,6 +13,7 @@ from redline.auth.deps import PrincipalDep
 from redline.decision import Decision
 from redline.gateway.services import Services, get_services
 from redline.gateway.threads import in_thread
+from redline.gateway.timing import server_timing
 from redline.subject import DecideRequest
 
 router = APIRouter()
@@ -46,13 +47,17 @@ async def decide(
     body: DecideRequest,
     services: ServicesDep,
     principal: PrincipalDep,
+    response: Response,
     approval_id: Annotated[str | None, Header(alias=APPROVAL_HEADER, max_length=64)] = None,
 ) -> Decision:
     """Classify the text, conversation or tool call, evaluate the packs in force, record
     the decision on the ledger, and answer. Policy choice is the server's, not the client's:
     the principal and deployment come from the API key. A hold opens an approval
-    (`approval_id`); repeat the same request with the `Redline-Approval-Id` header to resume."""
-    return await in_thread(decide_with_approvals, services, body, principal, approval_id)
+    (`approval_id`); repeat the same request with the `Redline-Approval-Id` header to resume.
+    The `Server-Timing` header gives the milliseconds of classify, policy and ledger."""
+    decision = await in_thread(decide_with_approvals, services, body, principal, approval_id)
+    response.headers.update(server_timing(decision.timings.items()))
+    return decision
 
 
 @router.get("/v1/policies", response_model=PoliciesResponse, tags=["policies"])

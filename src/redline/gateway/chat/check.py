@@ -15,6 +15,7 @@ from redline.decision import Decision
 from redline.errors import ConflictError
 from redline.gateway.errors import error_response
 from redline.gateway.threads import in_thread
+from redline.gateway.timing import server_timing
 from redline.service import Decider
 from redline.subject import Context, DecideRequest, Subject
 
@@ -46,10 +47,8 @@ class Check:
         self.stages += [(f"{stage}-{what}", ms) for stage, ms in decision.timings.items()]
 
     def server_timing(self) -> dict[str, str]:
-        """The `Server-Timing` header (W3C): where this exchange's time went, in ms."""
-        if not self.stages:
-            return {}
-        return {"server-timing": ", ".join(f"{n};dur={ms:.2f}" for n, ms in self.stages)}
+        """The `Server-Timing` header of this exchange's stages so far."""
+        return server_timing(self.stages)
 
     async def open_hold(self, decision: Decision, subject: Subject) -> str | None:
         if self.approvals is None:
