@@ -17,9 +17,11 @@ from redline.ledger import merkle
 from redline.ledger.merkle import (
     Frontier,
     MemoryTree,
+    is_subtree,
     leaf_hash,
     verify_consistency,
     verify_inclusion,
+    verify_subtree_consistency,
 )
 
 VECTORS = Path(__file__).parents[2] / "shared" / "conformance" / "rfc9162-merkle" / "testdata"
@@ -43,6 +45,7 @@ def test_vectors_are_there() -> None:
     assert len(_cases("inclusion")) >= 60
     assert len(_cases("consistency")) >= 60
     assert len(_cases("subtreeinclusion")) >= 60
+    assert len(_cases("subtreeconsistency")) >= 60
 
 
 @pytest.mark.parametrize("case", _cases("inclusion"))
@@ -67,9 +70,7 @@ def test_consistency_vectors(case: dict[str, Any]) -> None:
 
 def _verify_subtree_inclusion(case: dict[str, Any]) -> None:
     start, end = case["start"], case["end"]
-    width = 1 << (end - start - 1).bit_length() if end > start else 0
-    # a subtree [start, end) is a node of some tree only when start is aligned to its width
-    if end <= start or start % width:
+    if not is_subtree(start, end):
         raise VerificationError(f"[{start}, {end}) is not a subtree")
     if not start <= case["leafIdx"] < end:
         raise VerificationError(f"leaf {case['leafIdx']} is outside [{start}, {end})")
@@ -85,6 +86,17 @@ def test_subtree_inclusion_vectors(case: dict[str, Any]) -> None:
             _verify_subtree_inclusion(case)
     else:
         _verify_subtree_inclusion(case)
+
+
+@pytest.mark.parametrize("case", _cases("subtreeconsistency"))
+def test_subtree_consistency_vectors(case: dict[str, Any]) -> None:
+    args = (case["start"], case["end"], case["size"], _proof(case))
+    hashes = (_b(case["root1"]), _b(case["root2"]))
+    if case["wantErr"]:
+        with pytest.raises(VerificationError):
+            verify_subtree_consistency(*args, *hashes)
+    else:
+        verify_subtree_consistency(*args, *hashes)
 
 
 # RFC 6962 reference leaves and the roots of their first n, from certificate-transparency.
@@ -144,6 +156,8 @@ def test_proofs_round_trip(n: int, data: st.DataObject) -> None:
     size2 = data.draw(st.integers(size1, n))
     cproof = merkle.consistency_proof(tree.get, size1, size2)
     verify_consistency(size1, size2, cproof, tree.root(size1), tree.root(size2))
+    # From the first leaf, a subtree consistency proof is the RFC 9162 one.
+    verify_subtree_consistency(0, size1, size2, cproof, tree.root(size1), tree.root(size2))
     if size1 < size2:
         bad = bytes(32)
         with pytest.raises(VerificationError):

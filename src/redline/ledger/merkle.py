@@ -268,3 +268,77 @@ def verify_consistency(
         raise _mismatch(f"root at size {size1}", fr, root1)
     if sr != root2:
         raise _mismatch(f"root at size {size2}", sr, root2)
+
+
+def is_subtree(start: int, end: int) -> bool:
+    """[start, end) is a node of some Merkle tree: non-empty, and start aligned to the
+    smallest power of two that holds end - start leaves (draft-ietf-plants-merkle-tree-certs
+    4.1)."""
+    if not 0 <= start < end:
+        return False
+    width = 1 << (end - start - 1).bit_length()
+    return start % width == 0
+
+
+def verify_subtree_consistency(
+    start: int, end: int, size: int, proof: Sequence[bytes], subtree: bytes, root: bytes
+) -> None:
+    """That the subtree [start, end) with hash `subtree` is part of the tree of `size` leaves
+    with hash `root` (draft-ietf-plants-merkle-tree-certs 4.4.3; with start 0 it is RFC 9162's
+    consistency proof). Raises VerificationError saying what differs."""
+    _check_hashes("proof", proof)
+    # 0. an empty interval commits to nothing: it is consistent with any tree, but only
+    # as the empty tree's hash with an empty proof
+    if start == end and 0 <= end <= size:
+        if proof:
+            raise VerificationError("an empty subtree needs an empty consistency proof")
+        if subtree != EMPTY_ROOT:
+            raise _mismatch(f"hash of the empty subtree [{start}, {end})", subtree, EMPTY_ROOT)
+        return
+    # 1. the interval must be a subtree, inside the tree
+    if not is_subtree(start, end):
+        raise VerificationError(f"[{start}, {end}) is not a subtree")
+    if end > size:
+        raise VerificationError(f"subtree [{start}, {end}) ends beyond a tree of size {size}")
+    # 2. fn: the subtree's first leaf, sn: its last, tn: the tree's last
+    fn, sn, tn = start, end - 1, size - 1
+    # 3. a subtree that ends the tree rises until it is one node;
+    # 4. otherwise it rises past the levels where its last node is a right child
+    if sn == tn:
+        while fn != sn:
+            fn, sn, tn = fn >> 1, sn >> 1, tn >> 1
+    else:
+        while fn != sn and sn & 1:
+            fn, sn, tn = fn >> 1, sn >> 1, tn >> 1
+    # 5-6. fr rebuilds the subtree's hash, sr the tree's; both start from the subtree's
+    # own hash when it is one node, else from the proof's first hash
+    path = list(proof)
+    if fn == sn:
+        fr = sr = subtree
+    elif path:
+        fr = sr = path.pop(0)
+    else:
+        raise VerificationError(f"empty proof for [{start}, {end}), which is not one node")
+    for c in path:
+        # 7a. more hashes than the tree is high
+        if tn == 0:
+            raise VerificationError(f"subtree consistency proof has {len(proof)} hashes, too many")
+        # 7b. left sibling: both take it (the subtree only while it is not yet whole);
+        # right sibling: only the tree does
+        if sn & 1 or sn == tn:
+            if fn < sn:
+                fr = node_hash(c, fr)
+            sr = node_hash(c, sr)
+            while not sn & 1 and sn != 0:
+                fn, sn, tn = fn >> 1, sn >> 1, tn >> 1
+        else:
+            sr = node_hash(sr, c)
+        # 7c.
+        fn, sn, tn = fn >> 1, sn >> 1, tn >> 1
+    # 8. the walk must reach the top, and both hashes must match
+    if tn != 0:
+        raise VerificationError(f"subtree consistency proof has {len(proof)} hashes, too few")
+    if fr != subtree:
+        raise _mismatch(f"hash of subtree [{start}, {end})", fr, subtree)
+    if sr != root:
+        raise _mismatch(f"root at size {size}", sr, root)
