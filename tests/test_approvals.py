@@ -208,3 +208,36 @@ def test_stats_flags_rubber_stamps(srv: Server) -> None:
     assert [f["approver"] for f in s["rubber_stamp_flags"]] == ["a-cmd"]
     assert srv.get("a-req", "/v1/approvals/stats").status_code == 403
     assert srv.get("b-aud", "/v1/approvals/stats").json()["total"] == 0
+
+
+def test_approval_committed_while_the_ledger_failed_is_recorded_on_resume(
+    srv: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Regression: the approval committed, its ledger write failed, and it then granted
+    # nothing, for ever. Now it grants nothing until the event is on the ledger, and the
+    # next resume records it.
+    aid = srv.hold()
+    store = srv.app.state.services.approvals.store
+
+    def full_disk(items: object) -> list[int]:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(store, "append_many", full_disk)
+    assert srv.post("a-cmd", f"/v1/approvals/{aid}/approve").status_code >= 500
+    assert srv.get("a-cmd", f"/v1/approvals/{aid}").json()["state"] == "approved"
+    # The ledger still fails: the resume is refused and nothing is released.
+    r = srv.post("a-req", "/v1/decide", ENGAGE, **{"Redline-Approval-Id": aid})
+    assert r.status_code >= 500 and "ledger" in r.json()["error"]["message"]
+    monkeypatch.undo()
+    before = srv.client.get(srv.base + "/healthz").json()["ledger_size"]
+    r = srv.post("a-req", "/v1/decide", ENGAGE, **{"Redline-Approval-Id": aid})
+    assert r.status_code == 200 and r.json()["decision"] == "allow", r.text
+    assert verify_action_token(
+        r.json()["action_token"], ENGAGE["tool_call"], srv.app.state.services.approvals.public_key
+    )
+    # The late "approved" event is on the ledger now, once, before the resumed decision.
+    after = srv.client.get(srv.base + "/healthz").json()["ledger_size"]
+    ledger = srv.app.state.services.store
+    late = [e for i in range(before, after) if (e := ledger.entry(i)).kind == "approval.approved"]
+    assert len(late) == 1 and late[0].detail["recorded_late"] is True
+    assert late[0].principal == "a-cmd"

@@ -194,6 +194,7 @@ class ApprovalService:
     def grant_for(self, approval_id: str, subject: Subject, requester: Principal) -> Grant:
         now = time.time()
         subject_hash = subject.content_hash()
+        self._record_late(approval_id)
         with self.engine.begin() as conn:
             done = conn.execute(
                 update(_A)
@@ -249,6 +250,29 @@ class ApprovalService:
         if not principal.roles & required:
             raise ForbiddenError(
                 f"deciding this approval needs the role {' and '.join(sorted(required))}"
+            )
+
+    def _record_late(self, approval_id: str) -> None:
+        """An approval that committed while the ledger was failing grants nothing until its
+        event is on the ledger: record it now. Still failing: StoreError, and still nothing."""
+        with self.engine.connect() as conn:
+            row = self._row(conn, approval_id)
+            if row is None or row.state != "approved" or row.event_index is not None:
+                return
+            votes = conn.execute(
+                select(_V)
+                .where(_V.c.approval_id == approval_id, _V.c.vote == "approve")
+                .order_by(_V.c.at)
+            ).all()
+        approvers = sorted(v.approver for v in votes)
+        detail = {"approvers": approvers, "not_after": row.not_after, "recorded_late": True}
+        # The approval's own time, by its last approver, as the event would have been.
+        index = self._ledger("approved", row, votes[-1].approver, row.decided_at, detail)
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(_A)
+                .where(_A.c.id == approval_id, _A.c.event_index.is_(None))
+                .values(event_index=index)
             )
 
     def _expire_if_due(self, row: Row[Any], now: float) -> bool:
