@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +24,11 @@ from redline.gateway.chat.check import Check
 from redline.gateway.chat.models import ChatCompletion
 from redline.gateway.chat.tools import Item
 from redline.subject import DecideRequest
+
+
+def withheld(items: Iterable[Item]) -> list[str]:
+    """The approval ids of the parts withheld until approved: what parking is for."""
+    return [i.approval_id for i in items if i.status == "withheld" and i.approval_id]
 
 
 @dataclass
@@ -37,7 +43,7 @@ class Parked:
     id: str = field(default_factory=lambda: "pk_" + secrets.token_hex(12))
 
     def withheld(self) -> list[str]:
-        return [i.approval_id for i in self.items if i.status == "withheld" and i.approval_id]
+        return withheld(self.items)
 
     def to_json(self) -> str:
         return json.dumps(

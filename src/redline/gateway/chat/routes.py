@@ -21,7 +21,7 @@ from redline.approvals.api import APPROVAL_HEADER, Grant
 from redline.gateway.chat.check import Check, check_failed, denied, held
 from redline.gateway.chat.identity import PrincipalDep, approval_ids, approvals_of, context_of
 from redline.gateway.chat.models import ChatCompletion, ChatRequest, ModelCard, ModelList
-from redline.gateway.chat.parking import Parked, Parking, release
+from redline.gateway.chat.parking import Parked, Parking, release, withheld
 from redline.gateway.chat.stream import StreamChecker, sse
 from redline.gateway.chat.tools import decide_items, items_of, render
 from redline.gateway.chat.upstream import Upstream, UpstreamError, Upstreams
@@ -146,7 +146,7 @@ async def chat_completions(
     items = items_of(completion, check)
     if failure := await decide_items(check, items):
         return check_failed(failure)
-    if any(i.status == "withheld" and i.approval_id for i in items):
+    if withheld(items):
         parked = Parked(completion, items, request_hash, principal.id, stream=False)
         await in_thread(gw.parking.park, parked)
     headers |= check.server_timing()

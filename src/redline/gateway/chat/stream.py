@@ -33,7 +33,7 @@ from redline.gateway.chat.models import (
     FunctionOut,
     ToolCallOut,
 )
-from redline.gateway.chat.parking import Parked, Parking
+from redline.gateway.chat.parking import Parked, Parking, withheld
 from redline.gateway.chat.tools import Item, decide_items, items_of
 from redline.gateway.chat.upstream import UpstreamError
 from redline.gateway.errors import error_body
@@ -241,8 +241,7 @@ class StreamChecker:
                 call = st.tools[sorted(st.tools)[item.position]]
                 delta = {"tool_calls": [{"index": item.position, **call.model_dump(mode="json")}]}
                 yield self.chunk(st.index, delta)
-        if any(i.status != "allowed" for i in items):
-            await self._park(items)
+        await self._park(items)
         yield self._final(st, items)
 
     def _final(self, st: ChoiceState, items: list[Item]) -> bytes:
@@ -273,7 +272,7 @@ class StreamChecker:
         )
 
     async def _park(self, items: list[Item]) -> None:
-        if any(i.status == "withheld" and i.approval_id for i in items):
+        if withheld(items):
             states = list(self.states.values())
             parked = Parked(
                 self._completion(states),
