@@ -12,6 +12,7 @@ import json
 import logging
 import secrets
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -194,7 +195,6 @@ class ApprovalService:
     def grant_for(self, approval_id: str, subject: Subject, requester: Principal) -> Grant:
         now = time.time()
         subject_hash = subject.content_hash()
-        self._record_late(approval_id)
         with self.engine.begin() as conn:
             done = conn.execute(
                 update(_A)
@@ -231,7 +231,10 @@ class ApprovalService:
             if row.state != "approved":
                 raise ConflictError(f"approval {approval_id} was {row.state}")
             if row.event_index is None:
-                raise ConflictError(f"approval {approval_id} is not recorded on the ledger")
+                # Approved while the ledger was failing: record it now (StoreError while it
+                # still fails, and nothing is granted), then grant as usual.
+                self._record_late(row, votes)
+                return self.grant_for(approval_id, subject, requester)
             if row.resumed_at is not None or row.redeemed_at is not None:
                 raise ConflictError(f"approval {approval_id} was already used")
             raise ConflictError(f"the action token of approval {approval_id} has expired")
@@ -252,26 +255,17 @@ class ApprovalService:
                 f"deciding this approval needs the role {' and '.join(sorted(required))}"
             )
 
-    def _record_late(self, approval_id: str) -> None:
-        """An approval that committed while the ledger was failing grants nothing until its
-        event is on the ledger: record it now. Still failing: StoreError, and still nothing."""
-        with self.engine.connect() as conn:
-            row = self._row(conn, approval_id)
-            if row is None or row.state != "approved" or row.event_index is not None:
-                return
-            votes = conn.execute(
-                select(_V)
-                .where(_V.c.approval_id == approval_id, _V.c.vote == "approve")
-                .order_by(_V.c.at)
-            ).all()
+    def _record_late(self, row: Row[Any], votes: Sequence[Row[Any]]) -> None:
+        """Record the `approved` event of an approval that committed while the ledger was
+        failing, at the approval's own time and by its last approver, as it would have been."""
         approvers = sorted(v.approver for v in votes)
+        last = max(votes, key=lambda v: v.at).approver
         detail = {"approvers": approvers, "not_after": row.not_after, "recorded_late": True}
-        # The approval's own time, by its last approver, as the event would have been.
-        index = self._ledger("approved", row, votes[-1].approver, row.decided_at, detail)
+        index = self._ledger("approved", row, last, row.decided_at, detail)
         with self.engine.begin() as conn:
             conn.execute(
                 update(_A)
-                .where(_A.c.id == approval_id, _A.c.event_index.is_(None))
+                .where(_A.c.id == row.id, _A.c.event_index.is_(None))
                 .values(event_index=index)
             )
 
