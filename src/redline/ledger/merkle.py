@@ -222,52 +222,14 @@ def verify_inclusion(
 def verify_consistency(
     size1: int, size2: int, proof: Sequence[bytes], root1: bytes, root2: bytes
 ) -> None:
-    """RFC 9162 2.1.4.2. Raises VerificationError saying what differs."""
-    _check_hashes("proof", proof)
+    """RFC 9162 2.1.4.2: the subtree [0, size1) is consistent with the tree of size2 (the
+    walk is verify_subtree_consistency's). Raises VerificationError saying what differs."""
     if size1 < 0 or size2 < size1:
         raise VerificationError(f"size {size2} is smaller than size {size1}")
     # an empty tree commits to nothing, so no proof from it means anything
     if size1 == 0:
         raise VerificationError("no consistency proof starts from an empty tree")
-    if size1 == size2:
-        if proof:
-            raise VerificationError("equal sizes need an empty consistency proof")
-        if root1 != root2:
-            raise _mismatch("root at equal sizes", root1, root2)
-        return
-    # 1. a growing tree needs a non-empty proof
-    if not proof:
-        raise VerificationError(f"empty consistency proof from size {size1} to {size2}")
-    # 2. when the old tree is a complete subtree, its root is the proof's first node
-    path = list(proof)
-    if size1 & (size1 - 1) == 0:
-        path.insert(0, root1)
-    # 3-4. rise past the levels where the old tree's last node is a right child
-    fn, sn = size1 - 1, size2 - 1
-    while fn & 1:
-        fn, sn = fn >> 1, sn >> 1
-    # 5. fr rebuilds the old root, sr the new one
-    fr = sr = path[0]
-    for c in path[1:]:
-        # 6a. too many hashes for the tree's height
-        if sn == 0:
-            raise VerificationError(f"consistency proof has {len(proof)} hashes, too many")
-        # 6b. left sibling: both roots take it; right sibling: only the new root does
-        if fn & 1 or fn == sn:
-            fr, sr = node_hash(c, fr), node_hash(c, sr)
-            while not fn & 1 and fn != 0:
-                fn, sn = fn >> 1, sn >> 1
-        else:
-            sr = node_hash(sr, c)
-        # 6c.
-        fn, sn = fn >> 1, sn >> 1
-    # 7. both roots must match and the walk must have reached the top
-    if sn != 0:
-        raise VerificationError(f"consistency proof has {len(proof)} hashes, too few")
-    if fr != root1:
-        raise _mismatch(f"root at size {size1}", fr, root1)
-    if sr != root2:
-        raise _mismatch(f"root at size {size2}", sr, root2)
+    verify_subtree_consistency(0, size1, size2, proof, root1, root2)
 
 
 def is_subtree(start: int, end: int) -> bool:
@@ -339,6 +301,7 @@ def verify_subtree_consistency(
     if tn != 0:
         raise VerificationError(f"subtree consistency proof has {len(proof)} hashes, too few")
     if fr != subtree:
-        raise _mismatch(f"hash of subtree [{start}, {end})", fr, subtree)
+        what = f"root at size {end}" if start == 0 else f"hash of subtree [{start}, {end})"
+        raise _mismatch(what, fr, subtree)
     if sr != root:
         raise _mismatch(f"root at size {size}", sr, root)
