@@ -36,7 +36,7 @@ class InventingClassifier(RuleClassifier):
 
 
 class FullDisk(SqliteStore):
-    def append_many(self, items: Sequence[Sealed]) -> list[int]:
+    def append_many(self, items: Sequence[Sealed], *, durable: bool = True) -> list[int]:
         raise StoreError("disk I/O error")
 
 
@@ -122,3 +122,41 @@ def test_untrusted_attestation_is_ignored_and_recorded(tmp_path: Path, attestati
     assert decision.ignored_attestations == []
     expected = "allow" if attestation == "authority_ref" else "hold"
     assert decision.decision == expected
+
+
+def test_only_a_forwarded_allow_skips_the_wait_for_the_disk(tmp_path: Path) -> None:
+    decider = Decider(RuleClassifier(), PACKS, SqliteStore(tmp_path / "l.db"), TRUST_ALL)
+    forwarded = decider.decide(REQUEST, defer_sync=True)
+    assert forwarded.decision == "allow" and forwarded.ledger_index is not None
+    assert not forwarded.on_disk
+    # A deny or hold is answered at once, so it waits for the disk even when asked not to.
+    denied = decider.decide(DecideRequest(text="face-match everyone on the city cameras"),
+                            defer_sync=True)  # fmt: skip
+    assert denied.decision != "allow" and denied.on_disk
+    assert decider.decide(REQUEST).on_disk
+
+
+def test_an_exchange_answers_only_once_its_entries_are_on_disk(tmp_path: Path) -> None:
+    import asyncio
+
+    from fastapi.responses import JSONResponse
+
+    from redline.auth.principal import Principal
+    from redline.gateway.chat.check import Check
+    from redline.subject import Context
+
+    store = SqliteStore(tmp_path / "l.db")
+    decider = Decider(RuleClassifier(), PACKS, store, TRUST_ALL)
+    who = Principal("p", "p", frozenset({"requester"}), "default")
+    answer = JSONResponse({"ok": True})
+
+    async def exchange(store_fails: bool) -> int:
+        check = Check(decider, Context(), who, None)
+        await check.decide(REQUEST, forward=True)
+        assert check.unsynced
+        if store_fails:
+            store.close()  # the sync cannot run: the answer must not go out
+        return (await check.settle(answer)).status_code
+
+    assert asyncio.run(exchange(store_fails=False)) == 200
+    assert asyncio.run(exchange(store_fails=True)) == 502

@@ -166,3 +166,62 @@ def test_a_failed_write_raises_store_error(db_path: str) -> None:
         s.append_many([sealed(1)])
     assert s.size() == 1
     s.close()
+
+
+KILLED_AFTER_APPEND = """
+import os, signal, sys
+from redline.ledger.entry import LedgerEntry, commit
+from redline.ledger.open import open_ledger
+from redline.ledger.store import Sealed
+salt, commitment = commit({"text": "forwarded"})
+entry = LedgerEntry(time="2025-01-01T00:00:00Z", deployment="d1", principal="p",
+                    commitment=commitment, subject_hash="f", decision="allow")
+store = open_ledger(sys.argv[1], content_key=bytes(32))
+store.append_many([Sealed(entry, {"text": "forwarded"}, salt)], durable=False)
+os.kill(os.getpid(), signal.SIGKILL)  # no close, no sync: a crash right after forwarding
+"""
+
+
+def test_an_append_not_yet_synced_survives_a_crash_of_its_process(ledger_db: str) -> None:
+    # The gateway forwards an allowed request once its entry is committed but before the
+    # disk has it; a crash of the server then must not lose the entry.
+    import subprocess
+    import sys
+
+    before = open_ledger(ledger_db, content_key=bytes(32))
+    start = before.size()
+    before.close()
+    child = subprocess.run([sys.executable, "-c", KILLED_AFTER_APPEND, ledger_db], check=False)
+    assert child.returncode == -9
+    after = open_ledger(ledger_db, content_key=bytes(32))
+    assert after.size() == start + 1
+    assert after.entry(start).decision == "allow"
+    assert after.reveal(start)[1] == {"text": "forwarded"}
+    after.close()
+
+
+def test_deferred_and_durable_appends_share_one_log(store: LedgerStore) -> None:
+    assert store.append_many([sealed(0)], durable=False) == [0]
+    assert store.append_many([sealed(1)]) == [1]
+    assert store.append_many([sealed(2)], durable=False) == [2]
+    store.sync()
+    tree = MemoryTree(merkle.leaf_hash(store.entry_bytes(i)) for i in range(3))
+    assert store.root(3) == tree.root()
+
+
+def test_a_deferred_append_leaves_later_appends_durable(db_path: str) -> None:
+    # The writer's connection goes back to synchronous=FULL for the next durable batch.
+    s = open_ledger(db_path)
+    s.append_many([sealed(0)], durable=False)
+    s.append_many([sealed(1)])
+    (mode,) = s._writer.call(lambda: s._db.execute("PRAGMA synchronous").fetchone())  # type: ignore[attr-defined]
+    assert mode == 2  # FULL
+    s.close()
+
+
+def test_sync_fails_loudly(db_path: str) -> None:
+    s = open_ledger(db_path)
+    s.append_many([sealed(0)], durable=False)
+    s.close()
+    with pytest.raises(StoreError, match="closed"):
+        s.sync()

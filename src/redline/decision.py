@@ -61,10 +61,16 @@ class Decision(BaseModel):
     failure: str | None = None  # set when the decision is a fail-closed deny
     # Milliseconds per stage ("classify", "ledger"); for Server-Timing, never serialised.
     _timings: dict[str, float] = PrivateAttr(default_factory=dict)
+    # False while the ledger entry is committed but not yet synced (Decider.decide(defer_sync)).
+    _on_disk: bool = PrivateAttr(default=True)
 
     @property
     def timings(self) -> dict[str, float]:
         return self._timings
+
+    @property
+    def on_disk(self) -> bool:
+        return self._on_disk
 
 
 def _release_info(outcome: Outcome) -> ReleaseInfo | None:

@@ -36,14 +36,28 @@ class Decider:
     trust: Trust
     evaluator: PackEvaluator = field(default_factory=PackEvaluator)
 
-    def decide(self, request: DecideRequest, approvals: frozenset[str] = frozenset()) -> Decision:
-        return self.decide_batch([request], [approvals])[0]
+    def decide(
+        self,
+        request: DecideRequest,
+        approvals: frozenset[str] = frozenset(),
+        *,
+        defer_sync: bool = False,
+    ) -> Decision:
+        return self.decide_batch([request], [approvals], defer_sync=defer_sync)[0]
 
     def decide_batch(
         self,
         requests: Sequence[DecideRequest],
         approvals: Sequence[frozenset[str]] | None = None,
+        *,
+        defer_sync: bool = False,
     ) -> list[Decision]:
+        """Classify, evaluate and record each request.
+
+        `defer_sync`: the caller answers nobody yet on an allow (the gateway forwards it) and
+        syncs the ledger, or appends durably, before it releases anything. An allow is then
+        committed without waiting for the disk (`on_disk` False); a deny or hold is answered
+        at once, so it is always on disk first."""
         approvals = approvals or [frozenset()] * len(requests)
         subjects = [r.subject() for r in requests]
         started = time.perf_counter()
@@ -56,14 +70,15 @@ class Decider:
                 self._failed("classifier", exc, r, s)
                 for r, s in zip(requests, subjects, strict=True)
             ]
-            return self._record(requests, subjects, failed)
+            return self._record(requests, subjects, failed, durable=True)
         classified = time.perf_counter()
         decisions = [
             self._evaluate(r, s, c, a)
             for r, s, c, a in zip(requests, subjects, classifications, approvals, strict=True)
         ]
         evaluated = time.perf_counter()
-        decisions = self._record(requests, subjects, decisions)
+        durable = not defer_sync or any(d.decision != "allow" for d in decisions)
+        decisions = self._record(requests, subjects, decisions, durable=durable)
         timings = {
             "classify": (classified - started) * 1000,
             "policy": (evaluated - classified) * 1000,
@@ -127,6 +142,8 @@ class Decider:
         requests: Sequence[DecideRequest],
         subjects: Sequence[Subject],
         decisions: list[Decision],
+        *,
+        durable: bool,
     ) -> list[Decision]:
         sealed = []
         for request, subject, decision in zip(requests, subjects, decisions, strict=True):
@@ -134,10 +151,11 @@ class Decider:
             salt, commitment = commit(content)
             sealed.append(Sealed(self._entry(request, decision, commitment), content, salt))
         try:
-            indexes = self.store.append_many(sealed)
+            indexes = self.store.append_many(sealed, durable=durable)
         except Exception as exc:
             log.error("ledger write failed: %s", type(exc).__name__)
             return [fail_closed("ledger", exc, id=r.id) for r in requests]
         for decision, index in zip(decisions, indexes, strict=True):
             decision.ledger_index = index
+            decision._on_disk = durable
         return decisions

@@ -56,13 +56,17 @@ class PostgresStore(LedgerStore):
             raise StoreError(f"cannot open the ledger at PostgreSQL: {exc}") from exc
         self._writer = BatchWriter(self._commit, name="ledger-writer")
 
-    def _append(self, batch: list[Pending]) -> list[int]:
-        return self._writer.append(batch)
+    def _append(self, batch: list[Pending], durable: bool) -> list[int]:
+        return self._writer.append(batch, durable)
 
-    def _commit(self, batch: list[Pending]) -> list[int]:
+    def _commit(self, batch: list[Pending], durable: bool) -> list[int]:
         db = self._write_db
         try:
             with db.transaction(), db.cursor() as cur:
+                if not durable:
+                    # Committed, but the WAL flush is left to the next synchronous commit,
+                    # which flushes everything before it.
+                    cur.execute("SET LOCAL synchronous_commit TO OFF")
                 cur.execute("LOCK TABLE ledger_entries IN EXCLUSIVE MODE")
                 size = self._size(cur)
                 rows = number(self._frontier(cur, size), batch)
@@ -92,6 +96,18 @@ class PostgresStore(LedgerStore):
         if len(got) != len(ids):
             raise StoreError("the ledger's node table is missing frontier nodes")
         return Frontier(size, [bytes(got[i]) for i in ids])
+
+    def sync(self) -> None:
+        def flush() -> None:
+            # A transaction with an id commits a record and waits for the WAL flush up to it,
+            # which covers every earlier commit, ours and other workers' alike.
+            with self._write_db.transaction():
+                self._write_db.execute("SELECT pg_current_xact_id()")
+
+        try:
+            self._writer.call(flush)
+        except psycopg.Error as exc:
+            raise StoreError(f"ledger sync failed: {exc}") from exc
 
     def add_checkpoint(self, size: int, root: bytes, note: str) -> None:
         def write() -> None:

@@ -1,9 +1,14 @@
 """The embedded ledger: SQLite in WAL mode, synchronous=FULL, one writer thread that commits
-queued appends in batches (group commit). Readers use their own connections."""
+queued appends in batches (group commit). Readers use their own connections.
+
+A batch that asked for no durability commits with synchronous=NORMAL: its WAL frames are
+written (a crash of the process keeps them) but not synced; the next FULL commit syncs the
+WAL, and with it every frame before its own."""
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -81,13 +86,14 @@ class SqliteStore(LedgerStore):
         return Frontier(size, [got[i] for i in ids])
 
     # writes: only on the writer thread
-    def _append(self, batch: list[Pending]) -> list[int]:
-        return self._writer.append(batch)
+    def _append(self, batch: list[Pending], durable: bool) -> list[int]:
+        return self._writer.append(batch, durable)
 
-    def _commit(self, batch: list[Pending]) -> list[int]:
+    def _commit(self, batch: list[Pending], durable: bool) -> list[int]:
         db = self._db
         saved = Frontier(self._frontier.size, [h for _, h in self._frontier.stack])
         try:
+            db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
             db.execute("BEGIN IMMEDIATE")
             # Another process (`redline check` on the server's file) may have appended since
             # our last batch: continue from the tree as it stands under the write lock.
@@ -106,6 +112,23 @@ class SqliteStore(LedgerStore):
                 db.execute("ROLLBACK")
             raise StoreError(f"ledger append failed: {exc}") from exc
         return [i for i, _ in rows.entries]
+
+    def sync(self) -> None:
+        def fsync_wal() -> None:
+            # What a FULL commit does: sync the WAL, which holds every frame not yet synced.
+            try:
+                fd = os.open(self.path + "-wal", os.O_RDONLY)
+            except FileNotFoundError:
+                return  # checkpointed away: a checkpoint syncs the WAL before it copies
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+        try:
+            self._writer.call(fsync_wal)
+        except OSError as exc:
+            raise StoreError(f"ledger sync failed: {exc}") from exc
 
     def add_checkpoint(self, size: int, root: bytes, note: str) -> None:
         def write() -> None:

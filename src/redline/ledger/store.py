@@ -1,7 +1,10 @@
 """The storage seam the decision engine writes through, and what the ledger stores share.
 
 `append_many` returns only once the entries are durable; if it raises, the caller answers
-deny. Content (the request itself) is kept apart from the log, keyed by ledger index.
+deny. A caller that releases nothing yet (the gateway forwarding an allowed request) may
+append with `durable=False`: the entry is committed, so it survives a crash of the process,
+and the next durable append, or `sync()`, puts it on disk before anything is released.
+Content (the request itself) is kept apart from the log, keyed by ledger index.
 """
 
 from __future__ import annotations
@@ -29,8 +32,12 @@ class Sealed:
 
 
 class DecisionStore(Protocol):
-    def append_many(self, items: Sequence[Sealed]) -> list[int]:
-        """Append durably, in order; return each entry's ledger index."""
+    def append_many(self, items: Sequence[Sealed], *, durable: bool = True) -> list[int]:
+        """Append in order (on disk unless `durable=False`); each entry's ledger index."""
+        ...
+
+    def sync(self) -> None:
+        """Put every committed append on disk."""
         ...
 
     def entry(self, index: int) -> LedgerEntry: ...
@@ -83,7 +90,11 @@ class LedgerStore(ABC):
 
     # what a backend provides
     @abstractmethod
-    def _append(self, batch: list[Pending]) -> list[int]: ...
+    def _append(self, batch: list[Pending], durable: bool) -> list[int]: ...
+
+    @abstractmethod
+    def sync(self) -> None:
+        """Put every committed append on disk (those made with `durable=False` too)."""
 
     @abstractmethod
     def _nodes(self, ids: list[int]) -> dict[int, bytes]: ...
@@ -112,7 +123,7 @@ class LedgerStore(ABC):
     def close(self) -> None: ...
 
     # the seam
-    def append_many(self, items: Sequence[Sealed]) -> list[int]:
+    def append_many(self, items: Sequence[Sealed], *, durable: bool = True) -> list[int]:
         batch = []
         for it in items:
             fields = it.entry.model_dump(mode="json")
@@ -121,7 +132,7 @@ class LedgerStore(ABC):
                 blob = seal(it.salt, it.content, it.entry.commitment, self.content_key)
             batch.append(Pending(fields, blob))
         try:
-            return self._append(batch)
+            return self._append(batch, durable)
         except StoreError:
             raise
         except Exception as exc:

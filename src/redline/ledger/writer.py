@@ -1,5 +1,6 @@
 """One writer thread with group commit: callers queue, a batch commits in one transaction,
-and each caller returns only once its batch is durable."""
+and each caller returns only once its batch is committed: on disk, or, for an append that
+asked for no durability of its own, written for a later durable commit or sync to cover."""
 
 from __future__ import annotations
 
@@ -20,12 +21,16 @@ T = TypeVar("T")
 class _Job:
     items: list[Any] | None  # an append, or None for a call
     call: Callable[[], Any] | None = None
+    durable: bool = True
     future: Future[Any] = field(default_factory=Future)
 
 
 class BatchWriter:
     def __init__(
-        self, commit: Callable[[list[Any]], list[int]], name: str, max_batch: int = 4096
+        self,
+        commit: Callable[[list[Any], bool], list[int]],
+        name: str,
+        max_batch: int = 4096,
     ) -> None:
         self._commit = commit
         self._max = max_batch
@@ -34,10 +39,11 @@ class BatchWriter:
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
-    def append(self, items: list[Any]) -> list[int]:
+    def append(self, items: list[Any], durable: bool = True) -> list[int]:
+        """Commit `items` in a batch; the batch waits for the disk if any job in it must."""
         if not items:
             return []
-        return list(self._submit(_Job(items)))
+        return list(self._submit(_Job(items, durable=durable)))
 
     def call(self, fn: Callable[[], T]) -> T:
         """Run `fn` on the writer thread, between batches."""
@@ -72,7 +78,8 @@ class BatchWriter:
                 batch.append(nxt)
                 count += len(nxt.items or [])
             items = [it for j in batch for it in j.items or []]
-            self._finish(batch, functools.partial(self._commit, items))
+            durable = any(j.durable for j in batch)
+            self._finish(batch, functools.partial(self._commit, items, durable))
 
     def _finish(self, batch: list[_Job], work: Callable[[], Any]) -> None:
         try:

@@ -3,11 +3,12 @@ context, the approvals service, and the answers for deny, hold and check failure
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from redline.approvals.api import APPROVAL_HEADER, Approvals, Grant
 from redline.auth.principal import Principal
@@ -19,6 +20,8 @@ from redline.gateway.timing import server_timing
 from redline.service import Decider
 from redline.subject import Context, DecideRequest, Subject
 
+log = logging.getLogger("redline.gateway.chat")
+
 
 @dataclass
 class Check:
@@ -28,9 +31,15 @@ class Check:
     approvals: Approvals | None
     granted: frozenset[str] = frozenset()  # roles that approved the request (if resumed)
     stages: list[tuple[str, float]] = field(default_factory=list)  # (name, ms), Server-Timing
+    unsynced: bool = False  # a decision of this exchange is committed but not yet on disk
 
-    async def decide(self, request: DecideRequest, roles: frozenset[str] = frozenset()) -> Decision:
-        decision = await in_thread(self.decider.decide, request, roles)
+    async def decide(
+        self, request: DecideRequest, roles: frozenset[str] = frozenset(), *, forward: bool = False
+    ) -> Decision:
+        """`forward`: an allow is forwarded, not answered, so its entry need not wait for the
+        disk; `settle` makes sure it is there before this exchange answers anything."""
+        decision = await in_thread(self.decider.decide, request, roles, defer_sync=forward)
+        self.unsynced |= not decision.on_disk
         self._note("request", decision)
         return decision
 
@@ -40,8 +49,27 @@ class Check:
         if not requests:
             return []
         decisions = await in_thread(self.decider.decide_batch, requests, roles)
+        if decisions[0].ledger_index is not None:
+            self.unsynced = False  # a durable append syncs every entry before it
         self._note("answer", decisions[0])
         return decisions
+
+    async def settle(self, response: Response) -> Response:
+        """`response`, once every ledger entry of this exchange is on disk; a fail-closed
+        error instead if the ledger cannot sync."""
+        if self.unsynced:
+            try:
+                await in_thread(self.decider.store.sync)
+            except Exception as exc:
+                log.error("ledger sync failed: %s", type(exc).__name__)
+                return error_response(
+                    502,
+                    "policy_check_failed",
+                    "Redline could not make its ledger entry for this request durable and "
+                    "fails closed: nothing is returned",
+                )
+            self.unsynced = False
+        return response
 
     def _note(self, what: str, decision: Decision) -> None:
         self.stages += [(f"{stage}-{what}", ms) for stage, ms in decision.timings.items()]

@@ -115,7 +115,10 @@ async def chat_completions(
     if ids and (parked := await in_thread(gw.parking.find, ids)) is not None:
         return await _resume_parked(check, gw, parked, ids, request_hash, body.stream)
     grant: Grant | None = await check.grant(ids[0], asked.subject()) if ids else None
-    decision = await check.decide(asked, grant.roles if grant else frozenset())
+    # A stream's first check answers before the answer's own entry: record on disk up front.
+    decision = await check.decide(
+        asked, grant.roles if grant else frozenset(), forward=not body.stream
+    )
     if decision.failure:
         return check_failed(decision)
     if decision.decision == "deny":
@@ -136,6 +139,20 @@ async def chat_completions(
     if body.stream:
         headers |= check.server_timing()
         return await _stream(check, gw, upstream, body, request_hash, info, headers)
+    answer = await _complete(check, gw, upstream, body, request_hash, info, headers)
+    return await check.settle(answer)
+
+
+async def _complete(
+    check: Check,
+    gw: ChatGateway,
+    upstream: Upstream,
+    body: ChatRequest,
+    request_hash: str,
+    info: dict[str, Any],
+    headers: dict[str, str],
+) -> Response:
+    """Forward an allowed request, then decide on the answer: what the client may see."""
     try:
         sent = time.perf_counter()
         raw = await upstream.complete(body.upstream_body())
@@ -147,7 +164,7 @@ async def chat_completions(
     if failure := await decide_items(check, items):
         return check_failed(failure)
     if withheld(items):
-        parked = Parked(completion, items, request_hash, principal.id, stream=False)
+        parked = Parked(completion, items, request_hash, check.principal.id, stream=False)
         await in_thread(gw.parking.park, parked)
     headers |= check.server_timing()
     return JSONResponse(render(completion, items, info), headers=headers)
