@@ -111,6 +111,30 @@ def test_json_depth_total_on_any_text(text: str) -> None:
     assert json_depth(text) >= 0
 
 
+def _scanned_depth(raw: str) -> int:
+    """The guard's rule read literally, one character at a time: the oracle."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in raw:
+        if in_string:
+            escaped, in_string = (False, True) if escaped else (ch == "\\", ch != '"')
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest
+
+
+@given(st.text(alphabet='[]{}"\\a:, ', max_size=200))
+@settings(max_examples=500, deadline=None)
+def test_json_depth_follows_strings_and_escapes_on_malformed_text(text: str) -> None:
+    # Unterminated strings, stray escapes, unbalanced brackets: what a hostile body holds.
+    assert json_depth(text) == _scanned_depth(text)
+
+
 @given(JSON)
 @settings(max_examples=300, deadline=None)
 def test_canonical_json_is_stable(value: Any) -> None:

@@ -7,32 +7,33 @@ nested body is refused in the one error shape and never reaches a parser.
 from __future__ import annotations
 
 import json
+import re
 
+import numpy as np
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from redline.gateway.errors import error_body
 
+# A complete JSON string literal (unrolled, so long strings cost no backtracking).
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+
 
 def json_depth(raw: str) -> int:
-    """Maximum nesting of [] and {} outside strings, without building the value."""
-    depth = deepest = 0
-    in_string = escaped = False
-    for ch in raw:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-        elif ch == '"':
-            in_string = True
-        elif ch in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif ch in "]}":
-            depth -= 1
-    return deepest
+    """Maximum nesting of [] and {} outside strings, without building the value.
+
+    Regular expressions and numpy, not a loop over characters: the guard runs on the event
+    loop, and a Python loop took 2.4 ms on a 78 KB conversation."""
+    outside = _STRING.sub("", raw)
+    # A quote left over opens a string that never closes: the rest is inside it.
+    if (cut := outside.find('"')) >= 0:
+        outside = outside[:cut]
+    brackets = _NOT_BRACKET.sub("", outside)
+    if not brackets:
+        return 0
+    codes = np.frombuffer(brackets.encode("ascii"), dtype=np.uint8)
+    steps = np.where((codes == ord("[")) | (codes == ord("{")), 1, -1)
+    return int(np.cumsum(steps).max(initial=0))
 
 
 class BodyGuard:
