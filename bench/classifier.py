@@ -1,5 +1,5 @@
 """Rule-only backend vs the trained model, in one run: quality on the test split under
-provider-redlines, latency (1 thread) and batched throughput (2 threads).
+provider-redlines, latency (1 thread, and as the server runs it) and batched throughput.
 
     .venv/bin/python bench/classifier.py [--quick]
 """
@@ -15,7 +15,7 @@ from redline.classify.corpus import load_corpus
 from redline.classify.embed import load_embedder
 from redline.classify.evaluate import evaluate
 from redline.classify.head import load_head
-from redline.classify.model import ModelClassifier
+from redline.classify.model import ModelClassifier, default_threads, default_workers
 from redline.classify.rules import RuleClassifier
 from redline.policy.pack import PackRegistry
 from redline.subject import Subject
@@ -58,6 +58,8 @@ def main(quick: bool = False) -> None:
     head = load_head()
     one = ModelClassifier(load_embedder(threads=1, workers=1), head)
     two = ModelClassifier(load_embedder(threads=1, workers=2), head)
+    threads, workers = default_threads(), default_workers()
+    served = ModelClassifier(load_embedder(threads=threads, workers=workers), head)
     rules = RuleClassifier()
     test = load_corpus(splits=("test",))
     packs = PackRegistry().select(PACK)
@@ -69,12 +71,15 @@ def main(quick: bool = False) -> None:
               f"{r.false_block_rate:>12.1%}")  # fmt: skip
     n = 30 if quick else 200
     tokens = one.embedder.token_count(LONG.text or "")  # type: ignore[attr-defined]
-    print(f"\nlatency, 1 thread (ms)            {'p50':>7} {'p99':>7}")
+    print(f"\nlatency (ms): model on 1 thread, served on {threads} (the server's default)")
+    print(f"{'':35}{'p50':>7} {'p99':>7}")
     for name, subject in (("short request", SHORT), (f"{tokens}-token request", LONG),
                           ("10-turn conversation", CONVERSATION)):  # fmt: skip
         p50, p99 = percentiles(lambda s=subject: one.classify(s), n)  # type: ignore[misc]
         p50r, p99r = percentiles(lambda s=subject: rules.classify(s), n)  # type: ignore[misc]
+        p50s, p99s = percentiles(lambda s=subject: served.classify(s), n)  # type: ignore[misc]
         print(f"  model  {name:<25} {p50:>7.2f} {p99:>7.2f}")
+        print(f"  served {name:<25} {p50s:>7.2f} {p99s:>7.2f}  {p50 / p50s:.2f}x faster")
         print(f"  rules  {name:<25} {p50r:>7.2f} {p99r:>7.2f}")
     batch = [
         Subject(text=f"request {i}: fire for effect on grid 38SMB44{i:02d}") for i in range(64)
@@ -86,6 +91,13 @@ def main(quick: bool = False) -> None:
         two.classify_batch(batch)
     rate = rounds * len(batch) / (time.perf_counter() - t)
     print(f"\nbatched throughput, 2 threads: {rate:.0f} short requests/s (batches of 64)")
+    served.classify_batch(batch)
+    t = time.perf_counter()
+    for _ in range(rounds):
+        served.classify_batch(batch)
+    rate_s = rounds * len(batch) / (time.perf_counter() - t)
+    print(f"batched throughput as served ({threads} threads a window, {workers} worker(s)): "
+          f"{rate_s:.0f} short requests/s")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -13,7 +13,9 @@ so the classifier can score every window and say which one produced a score.
 Each window runs through ONNX Runtime on its own, unpadded. Dynamic int8 quantisation scales
 activations over the whole input tensor, so batch-mates and pad tokens would shift a text's
 vector (measured: up to 0.019 per component) and a decision would depend on what else was in
-the batch. Throughput comes from running windows concurrently (`workers`) instead.
+the batch. Latency comes from splitting one window's matrix products over `threads` (the
+vectors stay bit-identical: measured on 400 corpus texts, and tested), throughput from running
+windows concurrently (`workers`).
 """
 
 from __future__ import annotations
@@ -148,6 +150,10 @@ class Embedder:
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
+        # Idle workers sleep instead of spinning: a spinning one takes a core from the event
+        # loop and the upstream between requests (measured: 2.8 ms vs 2.2 ms for a short
+        # request, the cost of waking them).
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         opts.log_severity_level = 3
         try:
