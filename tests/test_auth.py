@@ -181,3 +181,57 @@ def test_principals_cli(tmp_path: Path) -> None:
 def test_hold_response_over_openai_style_bearer(srv: Server) -> None:
     r = httpx.post(srv.base + "/v1/decide", json=ENGAGE, headers=srv.h("a-req"))
     assert r.json()["approval_id"]
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def principals(request: pytest.FixtureRequest) -> Iterator[PrincipalStore]:
+    db = request.getfixturevalue("db_path" if request.param == "sqlite" else "postgres_url")
+    store = PrincipalStore(db)
+    yield store
+    store.close()
+
+
+def test_both_lookups_give_one_answer(principals: PrincipalStore) -> None:
+    from redline.errors import AuthError
+
+    _, key = principals.add("erin", ["approver"], "alpha")
+    _, other = principals.add("frank", ["requester"], "alpha")
+    on_loop = principals.authenticate_here(key)
+    sqlite = principals.engine.url.get_backend_name() == "sqlite"
+    # On the event loop where the file is local; PostgreSQL always goes to a worker thread.
+    assert (on_loop is not None) == sqlite
+    assert principals.authenticate(key) == (on_loop or principals.authenticate(key))
+    assert principals.authenticate(key).roles == frozenset({"approver"})
+    wrong_secret = key[:-4] + ("aaaa" if not key.endswith("aaaa") else "bbbb")
+    unknown_id = "rl_" + "0" * 16 + "_" + key.split("_", 2)[2]
+    principals.revoke("frank")  # at once, on both paths: nothing is cached
+    for bad in (wrong_secret, unknown_id, "rl_nope", other):
+        with pytest.raises(AuthError, match="invalid API key"):
+            principals.authenticate(bad)
+        if sqlite:
+            with pytest.raises(AuthError, match="invalid API key"):
+                principals.authenticate_here(bad)
+        else:
+            assert principals.authenticate_here(bad) is None
+
+
+def test_the_lookup_on_the_loop_never_waits_for_a_lock(db_path: str) -> None:
+    import sqlite3
+
+    store = PrincipalStore(db_path)
+    _, key = store.add("gina", ["requester"], "alpha")
+    store.engine.dispose()  # no pooled connection keeps the WAL index open
+    holder = sqlite3.connect(db_path, isolation_level=None)
+    holder.execute("PRAGMA locking_mode=EXCLUSIVE")
+    holder.execute("BEGIN EXCLUSIVE")  # nobody else may read the file now
+    try:
+        import concurrent.futures
+
+        # Gives up (a worker thread will wait instead): a liveness bound, not a speed target.
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            assert pool.submit(store.authenticate_here, key).result(timeout=10) is None
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert store.authenticate_here(key) is not None
+    store.close()

@@ -9,7 +9,7 @@ principal's rate limit is charged.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -17,6 +17,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from redline.auth.principal import Principal
 from redline.errors import AuthError, ForbiddenError, NotFoundError
 from redline.gateway.threads import in_thread
+
+if TYPE_CHECKING:
+    from redline.gateway.services import Services
 
 # Declared so the OpenAPI document names the scheme (the docs' Authorize button, schemathesis).
 bearer_scheme = HTTPBearer(auto_error=False, description="An API key: `rl_<keyid>_<secret>`.")
@@ -32,23 +35,21 @@ def bearer_key(authorization: str | None) -> str:
     return key.strip()
 
 
-def authenticate(request: Request) -> Principal:
-    """Synchronous core of current_principal (for callers already in a worker thread)."""
-    services = request.app.state.services
-    key = bearer_key(request.headers.get("authorization"))
-    principal: Principal = services.principals.authenticate(key)
-    services.rate_limiter.check(principal.id)
-    request.state.principal = principal
-    return principal
-
-
 async def current_principal(
     request: Request,
     _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)] = None,
 ) -> Principal:
     """The authenticated principal; AuthError (401) for a missing, wrong or revoked key,
     RateLimited (429, Retry-After) when the principal's bucket is empty."""
-    return await in_thread(authenticate, request)
+    services: Services = request.app.state.services
+    key = bearer_key(request.headers.get("authorization"))
+    # SQLite answers on the event loop without waiting; otherwise a worker thread asks.
+    principal = services.principals.authenticate_here(key)
+    if principal is None:
+        principal = await in_thread(services.principals.authenticate, key)
+    services.rate_limiter.check(principal.id)
+    request.state.principal = principal
+    return principal
 
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]

@@ -3,6 +3,11 @@
 A key is `rl_<keyid>_<secret>`: the key id (public, 16 hex) finds the row, the secret
 (256 random bits) is checked against a salted SHA-256 with a constant-time comparison.
 Only the salt and the digest are stored. Nothing is cached: a revoked key fails at once.
+
+Every request runs the lookup, so it skips SQLAlchemy's statement machinery (a prebuilt,
+dialect-compiled query on a pooled DBAPI cursor), and on SQLite it can run right on the
+event loop (`authenticate_here`): measured after an idle gap, the lookup took 250 µs through
+SQLAlchemy, 100 µs on the DBAPI cursor, and the hop to a worker thread and back 250 µs more.
 """
 
 from __future__ import annotations
@@ -11,8 +16,11 @@ import hashlib
 import hmac
 import re
 import secrets
+import sqlite3
+import threading
 import time
 from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     Column,
@@ -80,6 +88,61 @@ def _digest(salt_hex: str, secret: str) -> str:
     return hashlib.sha256(bytes.fromhex(salt_hex) + secret.encode("utf-8")).hexdigest()
 
 
+class _KeyRow(NamedTuple):  # the columns of _KEY_LOOKUP, in order
+    salt: str
+    digest: str
+    revoked_at: float | None
+    id: str
+    roles: str
+    deployment: str
+    p_rev: float | None
+
+
+@dataclass(frozen=True)
+class _Lookup:
+    """_KEY_LOOKUP compiled once for one dialect: its SQL and how it takes the key id."""
+
+    sql: str
+    positional: bool
+
+    @classmethod
+    def compile(cls, engine: Engine) -> _Lookup:
+        compiled = _KEY_LOOKUP.compile(dialect=engine.dialect)
+        return cls(str(compiled), bool(compiled.positional))
+
+    def params(self, key_id: str) -> Any:
+        return (key_id,) if self.positional else {"key_id": key_id}
+
+
+def _parse_key(key: str) -> tuple[str, str]:
+    match = _KEY.match(key)
+    if match is None:
+        raise AuthError("invalid API key")
+    key_id, secret = match.groups()
+    return key_id, secret
+
+
+def _fetch(db: Any, sql: str, params: Any) -> _KeyRow | None:
+    cur = db.cursor()
+    try:
+        cur.execute(sql, params)
+        row = cur.fetchone()
+    finally:
+        cur.close()
+    return None if row is None else _KeyRow(*row)
+
+
+def _check(row: _KeyRow | None, secret: str) -> Principal:
+    """Compare the secret even for an unknown key id (a dummy digest), then decide."""
+    salt, digest = (row.salt, row.digest) if row is not None else (_DUMMY_SALT, "0" * 64)
+    ok = hmac.compare_digest(_digest(salt, secret), digest)
+    if row is None or not ok or row.revoked_at is not None or row.p_rev is not None:
+        raise AuthError("invalid API key")
+    return Principal(
+        id=row.id, name=row.id, roles=frozenset(row.roles.split(",")), deployment=row.deployment
+    )
+
+
 def check_name(kind: str, value: str) -> str:
     if not _NAME.match(value):
         raise InputError(f"invalid {kind} {value!r}: letters, digits and ._@- only, 1-128 chars")
@@ -109,6 +172,13 @@ class PrincipalStore:
     def __init__(self, db: str | Engine) -> None:
         self.engine = make_engine(db) if isinstance(db, str) else db
         migrate(self.engine)
+        self._lookup = _Lookup.compile(self.engine)
+        url = self.engine.url
+        here = url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
+        self._sqlite_path = url.database if here else None
+        self._local = threading.local()
+        self._local_dbs: list[sqlite3.Connection] = []
+        self._local_lock = threading.Lock()
 
     # -- administration -------------------------------------------------------------
     def add(
@@ -232,19 +302,43 @@ class PrincipalStore:
 
         The same work is done whether or not the key id exists, so timing says nothing
         about which key ids are valid."""
-        match = _KEY.match(key)
-        if match is None:
-            raise AuthError("invalid API key")
-        key_id, secret = match.groups()
-        with self.engine.connect() as conn:
-            row = conn.execute(_KEY_LOOKUP, {"key_id": key_id}).first()
-        salt, digest = (row.salt, row.digest) if row is not None else (_DUMMY_SALT, "0" * 64)
-        ok = hmac.compare_digest(_digest(salt, secret), digest)
-        if row is None or not ok or row.revoked_at is not None or row.p_rev is not None:
-            raise AuthError("invalid API key")
-        return Principal(
-            id=row.id, name=row.id, roles=frozenset(row.roles.split(",")), deployment=row.deployment
-        )
+        key_id, secret = _parse_key(key)
+        raw = self.engine.raw_connection()
+        try:
+            row = _fetch(raw, self._lookup.sql, self._lookup.params(key_id))
+        finally:
+            raw.close()
+        return _check(row, secret)
+
+    def authenticate_here(self, key: str) -> Principal | None:
+        """`authenticate` in the caller's thread (the event loop) without ever waiting: on
+        SQLite, with a read-only connection of this thread's own that gives up at once on a
+        lock. None where that cannot be done (PostgreSQL, a busy or broken file): then run
+        `authenticate` in a worker thread, which waits, or raises, as it should."""
+        if self._sqlite_path is None:
+            return None
+        key_id, secret = _parse_key(key)
+        try:
+            row = _fetch(self._local_db(), self._lookup.sql, self._lookup.params(key_id))
+        except sqlite3.Error:
+            return None
+        return _check(row, secret)
+
+    def _local_db(self) -> sqlite3.Connection:
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            # Closed from close(), in another thread: hence check_same_thread=False.
+            db = sqlite3.connect(
+                f"file:{self._sqlite_path}?mode=ro", uri=True, timeout=0, check_same_thread=False
+            )
+            self._local.db = db
+            with self._local_lock:
+                self._local_dbs.append(db)
+        return db
 
     def close(self) -> None:
+        with self._local_lock:
+            for db in self._local_dbs:
+                db.close()
+            self._local_dbs.clear()
         self.engine.dispose()
