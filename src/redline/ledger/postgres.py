@@ -1,6 +1,6 @@
 """The ledger on PostgreSQL, for several gateway workers.
 
-Each process has one writer thread (group commit); across processes a batch takes an
+Each process writes one batch at a time (group commit, writer.py); across processes a batch takes an
 EXCLUSIVE lock on the entries table, so indexes stay gapless and the tree is built from
 the frontier as it stands under that lock.
 """

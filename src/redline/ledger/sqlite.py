@@ -1,5 +1,6 @@
-"""The embedded ledger: SQLite in WAL mode, synchronous=FULL, one writer thread that commits
-queued appends in batches (group commit). Readers use their own connections.
+"""The embedded ledger: SQLite in WAL mode, synchronous=FULL, one writer at a time that
+commits queued appends in batches (group commit, writer.py). Readers use their own
+connections.
 
 A batch that asked for no durability commits with synchronous=NORMAL: its WAL frames are
 written (a crash of the process keeps them) but not synced; the next FULL commit syncs the
@@ -85,7 +86,7 @@ class SqliteStore(LedgerStore):
             raise StoreError("the ledger's node table is missing frontier nodes")
         return Frontier(size, [got[i] for i in ids])
 
-    # writes: only on the writer thread
+    # writes: only by the BatchWriter's current writer, one thread at a time
     def _append(self, batch: list[Pending], durable: bool) -> list[int]:
         return self._writer.append(batch, durable)
 
