@@ -150,10 +150,11 @@ class Embedder:
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
-        # Idle workers sleep instead of spinning: a spinning one takes a core from the event
-        # loop and the upstream between requests (measured: 2.8 ms vs 2.2 ms for a short
-        # request, the cost of waking them).
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        # Workers spin between the operators of a run, and stop when it returns: left
+        # spinning they burnt 42 ms of CPU per idle 50 ms, a core the event loop and the
+        # upstream need; never spinning, each operator waits to wake one (a 62-token input:
+        # 8.2 ms, against 6.8 ms this way).
+        opts.add_session_config_entry("session.force_spinning_stop", "1")
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         opts.log_severity_level = 3
         try:
