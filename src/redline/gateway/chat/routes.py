@@ -136,38 +136,44 @@ async def chat_completions(
         check.granted = grant.roles
         info |= {"approval_id": grant.approval_id, "action_token": grant.token}
         headers[TOKEN_HEADER] = grant.token
+    exchange = Exchange(check, gw, upstream, body, request_hash, info, headers)
     if body.stream:
-        headers |= check.server_timing()
-        return await _stream(check, gw, upstream, body, request_hash, info, headers)
-    answer = await _complete(check, gw, upstream, body, request_hash, info, headers)
-    return await check.settle(answer)
+        exchange.headers |= check.server_timing()
+        return await _stream(exchange)
+    return await check.settle(await _complete(exchange))
 
 
-async def _complete(
-    check: Check,
-    gw: ChatGateway,
-    upstream: Upstream,
-    body: ChatRequest,
-    request_hash: str,
-    info: dict[str, Any],
-    headers: dict[str, str],
-) -> Response:
+@dataclass
+class Exchange:
+    """An allowed request on its way to its upstream, and what answering it needs."""
+
+    check: Check
+    gw: ChatGateway
+    upstream: Upstream
+    body: ChatRequest
+    request_hash: str
+    info: dict[str, Any]  # the request's side of the answer's `redline` field
+    headers: dict[str, str]
+
+
+async def _complete(ex: Exchange) -> Response:
     """Forward an allowed request, then decide on the answer: what the client may see."""
+    check = ex.check
     try:
         sent = time.perf_counter()
-        raw = await upstream.complete(body.upstream_body())
+        raw = await ex.upstream.complete(ex.body.upstream_body())
         check.stages.append(("upstream", (time.perf_counter() - sent) * 1000))
-        completion = _parse(upstream, raw)
+        completion = _parse(ex.upstream, raw)
     except UpstreamError as exc:
         return error_response(exc.status, exc.code, str(exc))
     items = items_of(completion, check)
     if failure := await decide_items(check, items):
         return check_failed(failure)
     if withheld(items):
-        parked = Parked(completion, items, request_hash, check.principal.id, stream=False)
-        await in_thread(gw.parking.park, parked)
-    headers |= check.server_timing()
-    return JSONResponse(render(completion, items, info), headers=headers)
+        parked = Parked(completion, items, ex.request_hash, check.principal.id, stream=False)
+        await in_thread(ex.gw.parking.park, parked)
+    headers = ex.headers | check.server_timing()
+    return JSONResponse(render(completion, items, ex.info), headers=headers)
 
 
 def _parse(upstream: Upstream, raw: dict[str, Any]) -> ChatCompletion:
@@ -183,26 +189,18 @@ def _parse(upstream: Upstream, raw: dict[str, Any]) -> ChatCompletion:
         ) from None
 
 
-async def _stream(
-    check: Check,
-    gw: ChatGateway,
-    upstream: Upstream,
-    body: ChatRequest,
-    request_hash: str,
-    info: dict[str, Any],
-    headers: dict[str, str],
-) -> Response:
+async def _stream(ex: Exchange) -> Response:
     stack = AsyncExitStack()
     try:
-        events = await stack.enter_async_context(upstream.stream(body.upstream_body()))
+        events = await stack.enter_async_context(ex.upstream.stream(ex.body.upstream_body()))
     except UpstreamError as exc:
         await stack.aclose()
         return error_response(exc.status, exc.code, str(exc))
-    checker = StreamChecker(check, gw.parking, request_hash, info)
+    checker = StreamChecker(ex.check, ex.gw.parking, ex.request_hash, ex.info)
     return StreamingResponse(
         checker.run(events, stack.aclose),
         media_type="text/event-stream",
-        headers={"cache-control": "no-cache", **headers},
+        headers={"cache-control": "no-cache", **ex.headers},
     )
 
 
