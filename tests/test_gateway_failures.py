@@ -56,6 +56,18 @@ def test_connection_refused_is_502(env: GatewayEnv) -> None:
         ask(env, "hello", model="dead-1", stream=True)
 
 
+def test_a_forwarded_request_is_on_the_ledger_when_the_upstream_fails(env: GatewayEnv) -> None:
+    # Recorded before it was forwarded (its sync deferred to the answer's entry); with no
+    # answer, the gateway syncs it before the error goes out.
+    store = env.app.state.services.store
+    before = store.size()
+    with pytest.raises(openai.InternalServerError):
+        ask(env, "summarise the convoy fuel plan", model="dead-1")
+    assert store.size() == before + 1
+    entry = store.entry(before)
+    assert entry.decision == "allow" and entry.principal == "requester"
+
+
 def test_malformed_json_is_502(env: GatewayEnv) -> None:
     env.fake.answers["broken"] = Answer(malformed=True)
     with pytest.raises(openai.InternalServerError) as err:
