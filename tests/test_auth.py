@@ -215,6 +215,17 @@ def test_both_lookups_give_one_answer(principals: PrincipalStore) -> None:
             assert principals.authenticate_here(bad) is None
 
 
+def test_the_lookup_on_the_loop_reads_a_path_with_uri_characters(tmp_path: Path) -> None:
+    odd = tmp_path / "state #1?x=%20" / "redline.db"
+    odd.parent.mkdir()
+    store = PrincipalStore(str(odd))
+    _, key = store.add("hal", ["requester"], "alpha")
+    assert odd.exists()  # the file named, not one cut at its "?"
+    principal = store.authenticate_here(key)
+    assert principal is not None and principal.id == "hal"
+    store.close()
+
+
 def test_the_lookup_on_the_loop_never_waits_for_a_lock(db_path: str) -> None:
     import sqlite3
 

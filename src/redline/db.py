@@ -9,22 +9,24 @@ from __future__ import annotations
 from importlib import resources
 from typing import Any
 
-from sqlalchemy import Engine, MetaData, create_engine, event, text
+from sqlalchemy import URL, Engine, MetaData, create_engine, event, make_url, text
 
 metadata = MetaData()
 
 
-def db_url(db: str) -> str:
-    return db if "://" in db else f"sqlite:///{db}"
+def db_url(db: str) -> URL:
+    """A URL as given, or a path as a SQLite URL built field by field: a path's '?' or '#'
+    is part of the file name, not a query string."""
+    return make_url(db) if "://" in db else URL.create("sqlite", database=db)
 
 
 def is_postgres(db: str) -> bool:
-    return db_url(db).startswith("postgresql")
+    return db_url(db).get_backend_name() == "postgresql"
 
 
 def make_engine(db: str) -> Engine:
     url = db_url(db)
-    if url.startswith("sqlite"):
+    if url.get_backend_name() == "sqlite":
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
         @event.listens_for(engine, "connect")

@@ -20,6 +20,7 @@ import sqlite3
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
@@ -175,7 +176,7 @@ class PrincipalStore:
         self._lookup = _Lookup.compile(self.engine)
         url = self.engine.url
         here = url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
-        self._sqlite_path = url.database if here else None
+        self._sqlite_path: str | None = url.database if here else None
         self._local = threading.local()
         self._local_dbs: list[sqlite3.Connection] = []
         self._local_lock = threading.Lock()
@@ -319,18 +320,19 @@ class PrincipalStore:
             return None
         key_id, secret = _parse_key(key)
         try:
-            row = _fetch(self._local_db(), self._lookup.sql, self._lookup.params(key_id))
+            row = _fetch(
+                self._local_db(self._sqlite_path), self._lookup.sql, self._lookup.params(key_id)
+            )
         except sqlite3.Error:
             return None
         return _check(row, secret)
 
-    def _local_db(self) -> sqlite3.Connection:
+    def _local_db(self, path: str) -> sqlite3.Connection:
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
         if db is None:
             # Closed from close(), in another thread: hence check_same_thread=False.
-            db = sqlite3.connect(
-                f"file:{self._sqlite_path}?mode=ro", uri=True, timeout=0, check_same_thread=False
-            )
+            uri = Path(path).resolve().as_uri() + "?mode=ro"  # quotes # ? %
+            db = sqlite3.connect(uri, uri=True, timeout=0, check_same_thread=False)
             self._local.db = db
             with self._local_lock:
                 self._local_dbs.append(db)
