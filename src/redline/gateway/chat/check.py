@@ -39,7 +39,7 @@ class Check:
         """`forward`: an allow is forwarded, not answered, so its entry need not wait for the
         disk; `settle` makes sure it is there before this exchange answers anything."""
         decision = await in_thread(self.decider.decide, request, roles, defer_sync=forward)
-        self.unsynced |= not decision.on_disk
+        self._recorded(decision)
         self._note("request", decision)
         return decision
 
@@ -49,10 +49,14 @@ class Check:
         if not requests:
             return []
         decisions = await in_thread(self.decider.decide_batch, requests, roles)
-        if decisions[0].ledger_index is not None:
-            self.unsynced = False  # a durable append syncs every entry before it
+        self._recorded(decisions[0])
         self._note("answer", decisions[0])
         return decisions
+
+    def _recorded(self, decision: Decision) -> None:
+        # A durable append syncs every entry before it; one left unsynced is owed a sync.
+        if decision.ledger_index is not None:
+            self.unsynced = not decision.on_disk
 
     async def settle(self, response: Response) -> Response:
         """`response`, once every ledger entry of this exchange is on disk; a fail-closed
