@@ -40,7 +40,7 @@ class Log:
 
 def test_concurrent_appends_share_commits_and_never_overlap() -> None:
     log = Log(delay_s=0.005)
-    writer = BatchWriter(log.commit, "test")
+    writer = BatchWriter(log.commit)
     got: dict[int, list[int]] = {}
 
     def worker(w: int) -> None:
@@ -62,7 +62,7 @@ def test_concurrent_appends_share_commits_and_never_overlap() -> None:
 
 def test_a_batch_is_durable_if_any_append_in_it_must_be() -> None:
     log = Log()
-    writer = BatchWriter(log.commit, "test")
+    writer = BatchWriter(log.commit)
     writer.append(["x"], durable=False)
     writer.append(["y"])
     assert log.batches == [(1, False), (1, True)]
@@ -70,7 +70,7 @@ def test_a_batch_is_durable_if_any_append_in_it_must_be() -> None:
 
 def test_every_caller_of_a_failed_batch_is_told_and_the_next_batch_runs() -> None:
     log = Log()
-    writer = BatchWriter(log.commit, "test")
+    writer = BatchWriter(log.commit)
     log.fail = True
     with pytest.raises(OSError, match="disk I/O error"):
         writer.append(["x"])
@@ -80,7 +80,7 @@ def test_every_caller_of_a_failed_batch_is_told_and_the_next_batch_runs() -> Non
 
 def test_calls_run_between_batches_and_close_refuses_new_work() -> None:
     log = Log()
-    writer = BatchWriter(log.commit, "test")
+    writer = BatchWriter(log.commit)
     writer.append(["x"])
     assert writer.call(lambda: len(log.items)) == 1
     writer.close()

@@ -54,7 +54,7 @@ class PostgresStore(LedgerStore):
                 self._write_db.execute(SCHEMA + TRIGGERS)
         except psycopg.Error as exc:
             raise StoreError(f"cannot open the ledger at PostgreSQL: {exc}") from exc
-        self._writer = BatchWriter(self._commit, name="ledger-writer")
+        self._writer = BatchWriter(self._commit)
 
     def _append(self, batch: list[Pending], durable: bool) -> list[int]:
         return self._writer.append(batch, durable)

@@ -71,7 +71,7 @@ class SqliteStore(LedgerStore):
             self._frontier = self.frontier_from(self._db, size)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the ledger at {self.path}: {exc}") from exc
-        self._writer = BatchWriter(self._commit, name="ledger-writer")
+        self._writer = BatchWriter(self._commit)
 
     @staticmethod
     def _size(db: sqlite3.Connection) -> int:

@@ -37,11 +37,9 @@ class BatchWriter:
     def __init__(
         self,
         commit: Callable[[list[Any], bool], list[int]],
-        name: str,
         max_batch: int = 4096,
     ) -> None:
         self._commit = commit
-        self.name = name
         self._max = max_batch
         self._queue: deque[_Job] = deque()
         self._turn = threading.Condition()
