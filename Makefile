@@ -20,7 +20,10 @@ $(STAMP): pyproject.toml $(BIN)/python
 
 install: $(STAMP)
 
-$(MODEL): $(STAMP)
+ADAPTER := src/redline/classify/weights/adapter.npz
+
+# Rebuilt when the classifier's adapter changes: the model carries it merged.
+$(MODEL): $(STAMP) $(ADAPTER)
 	$(BIN)/redline model build
 
 model: $(MODEL)

@@ -166,15 +166,15 @@ def test_batch_equals_one_by_one(model: ModelClassifier) -> None:
 
 
 # The targets (issue 3) on the test split under provider-redlines are macro-F1 >= 0.85, miss
-# rate <= 3% and false-block rate <= 5%. The shipped head (softmax restriction gate over
-# one-vs-rest scorers, with the exact tool rules of tools.py, head.json) does NOT meet them
-# yet: measured when it was trained on the 5,463-example corpus, macro-F1 0.843, miss 6.6%
-# (40/605), false-block 10.1% (46/457). These are floors just outside those figures, so a
-# regression fails; they are not the targets. Tighten them to the targets (0.85 / 0.03 /
-# 0.05) once a head reaches them.
-FLOOR_MACRO_F1 = 0.83
-CEIL_MISS = 0.075
-CEIL_FALSE_BLOCK = 0.11
+# rate <= 3% and false-block rate <= 5%. The shipped classifier (the embedding fine-tuned by
+# its adapter, a softmax restriction gate over one-vs-rest scorers, the exact tool rules of
+# tools.py) meets the first and not yet the other two: measured when it was trained on the
+# 5,463-example corpus, macro-F1 0.859, miss 6.3% (38/605), false-block 7.4% (34/457). These
+# are floors just outside those figures, so a regression fails; they are not the targets.
+# Tighten them to the targets (0.85 / 0.03 / 0.05) once a classifier reaches them.
+FLOOR_MACRO_F1 = 0.85
+CEIL_MISS = 0.07
+CEIL_FALSE_BLOCK = 0.085
 
 
 @pytest.fixture(scope="module")

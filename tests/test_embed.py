@@ -53,10 +53,17 @@ def embedder(model_dir: Path) -> Iterator[Embedder]:
 
 
 @pytest.fixture(scope="session")
-def torch_model() -> Any:
+def torch_model(model_dir: Path) -> Any:
+    """The torch model the built one was exported from: the package's weights with the
+    classifier's adapter merged (model.json says which)."""
+    from redline.classify.adapter import ADAPTER_FILE, adapter_sha256
     from redline.classify.build import load_torch_model, source_model_dir
 
-    return load_torch_model(source_model_dir())
+    built = json.loads((model_dir / META_FILE).read_text())["adapter"]
+    if built is None:
+        return load_torch_model(source_model_dir())
+    assert built["sha256"] == adapter_sha256(ADAPTER_FILE), "rebuild: redline model build"
+    return load_torch_model(source_model_dir(), ADAPTER_FILE)
 
 
 def long_text(embedder: Embedder, tokens: int) -> str:

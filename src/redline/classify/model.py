@@ -14,11 +14,13 @@ unit, or the rule.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from redline.classify.adapter import ADAPTER_FILE, adapter_sha256
 from redline.classify.features import Embedded, EmbedderLike, WindowRef, embed_subjects
 from redline.classify.head import WEIGHTS_DIR, Head, load_head
 from redline.classify.segments import tool_uses
@@ -161,17 +163,39 @@ def default_workers() -> int:
     return max(1, min(4, (os.cpu_count() or 1) // default_threads()))
 
 
+def check_adapter(model_meta: Mapping[str, Any], adapter: Path, head: Head | None = None) -> None:
+    """The built model must carry the adapter shipped beside the head, and the head must have
+    been trained on it: a head read through another embedding scores nonsense with full
+    confidence."""
+    built = model_meta.get("adapter")
+    got = built.get("sha256") if isinstance(built, dict) else None
+    expected = adapter_sha256(adapter)
+    trained = head.meta.get("adapter_sha256", expected) if head is not None else expected
+    if trained != expected:
+        raise ClassifierError(
+            f"the classifier head was trained with adapter {trained or 'none'}, but "
+            f"{adapter} is {expected or 'missing'}: run `redline train`"
+        )
+    if got != expected:
+        raise ClassifierError(
+            f"the embedding model was built with adapter {got or 'none'}, but the classifier "
+            f"ships adapter {expected or 'none'} ({adapter}): run `redline model build`"
+        )
+
+
 def load_model_classifier(
     model_dir: Path | None = None, weights_dir: Path = WEIGHTS_DIR
 ) -> ModelClassifier:
     """The trained classifier, or ClassifierError when the ONNX model or the head is missing."""
     head = load_head(weights_dir)
     try:
-        from redline.classify.embed import load_embedder
+        from redline.classify.embed import default_model_dir, load_embedder, read_meta
     except ImportError as exc:
         raise ClassifierError(f"the embedding runtime is not available: {exc}") from exc
     try:
-        embedder = load_embedder(model_dir, threads=default_threads(), workers=default_workers())
+        directory = default_model_dir() if model_dir is None else model_dir
+        check_adapter(read_meta(directory), weights_dir / ADAPTER_FILE.name, head)
+        embedder = load_embedder(directory, threads=default_threads(), workers=default_workers())
     except ClassifierError:
         raise
     except Exception as exc:  # a missing or unreadable model file

@@ -1,5 +1,8 @@
-"""Train the head deterministically from the training side of data/ (never the test split).
+"""Train the classifier deterministically from the training side of data/ (never the test split).
 
+0. (`train_adapter`, before the head) Fine-tune a low-rank adapter of the embedding model on
+   the train split (adapter.py), write it beside the head and rebuild the ONNX model with it
+   merged, so the head is trained on the embedding it will run on.
 1. Embed every example (all its units and windows) with the offline embedder.
 2. Fit one-vs-rest logistic regressions (balanced class weights) on the windows of each
    training example's primary unit (the whole of it), labelled with its categories; a
@@ -23,7 +26,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -31,6 +34,15 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from redline.classify.adapter import (
+    ADAPTER_FILE,
+    AdapterConfig,
+    adapter_sha256,
+    fine_tune,
+    load_adapter,
+    save_adapter,
+    softmax_gate,
+)
 from redline.classify.corpus import Example, data_hash
 from redline.classify.evaluate import Decisions, per_category, score
 from redline.classify.features import (
@@ -56,7 +68,7 @@ Progress = Callable[[str], None]
 @dataclass(frozen=True)
 class TrainConfig:
     c_grid: tuple[float, ...] = (4.0,)
-    gate_c_grid: tuple[float, ...] = (16.0, 64.0)
+    gate_c_grid: tuple[float, ...] = (4.0, 16.0, 64.0)
     word_min_df: int = 2
     word_max_terms: int = 8000
     char_min_df: int = 3
@@ -284,7 +296,7 @@ def _candidate(
     val_emb: Embedded,
     decisions: Decisions,
     c: float,
-    gate_c: float,
+    gate_c: float | str,
     units: str,
     config: TrainConfig,
 ) -> tuple[Head, dict[str, Any]]:
@@ -373,6 +385,8 @@ def train(
     embedder: EmbedderLike,
     config: TrainConfig | None = None,
     progress: Progress | None = None,
+    adapter: str | None = None,
+    adapter_arrays: Mapping[str, npt.NDArray[np.float32]] | None = None,
 ) -> tuple[Head, dict[str, Any]]:
     """Fit a head on the training side. Raises ValueError if handed test examples."""
     config = config or TrainConfig()
@@ -398,11 +412,16 @@ def train(
     val_emb = _subset(emb, val_idx)
     decisions = Decisions(PackRegistry().select(config.pack))
     linears = {c: fit_linear(train_x, train_y, c, config.seed) for c in config.c_grid}
-    gates = {c: fit_gate(train_x, train_y, c, config.seed) for c in config.gate_c_grid}
+    gates: dict[float | str, Linear] = {
+        c: fit_gate(train_x, train_y, c, config.seed) for c in config.gate_c_grid
+    }
+    if adapter_arrays is not None and (own := softmax_gate(adapter_arrays, train_x.shape[1])):
+        # Rounded like every shipped coefficient.
+        gates["adapter"] = (own[0].astype(np.float16).astype(np.float32), own[1])
     results: list[tuple[Head, dict[str, Any]]] = []
     for units in config.unit_modes:
         for c in config.c_grid:
-            for gate_c in config.gate_c_grid:
+            for gate_c in gates:
                 head, metrics = _candidate(
                     embedder,
                     lexicons,
@@ -431,6 +450,7 @@ def train(
         "format": 2,
         "pack": config.pack,
         "embedder": embedder.model_version,
+        "adapter_sha256": adapter,
         "train_data_sha256": data_hash(examples),
         "n_train": len(train_ex),
         "n_validation": len(val),
@@ -441,6 +461,27 @@ def train(
     return replace(head, meta=meta), meta
 
 
+def train_adapter(
+    examples: Sequence[Example],
+    out_dir: Path = WEIGHTS_DIR,
+    config: AdapterConfig | None = None,
+    progress: Progress | None = None,
+) -> str:
+    """Fine-tune the adapter on the train split of `examples`, starting from the package's
+    plain weights, and write `<out_dir>/adapter.npz`; returns its SHA-256."""
+    from redline.classify.build import load_torch_model, source_model_dir
+    from redline.classify.embed import TOKENIZER_FILE, load_tokenizer
+
+    if any(e.split == "test" for e in examples):
+        raise ValueError("training was handed test-split examples")
+    src = source_model_dir()
+    tokenizer = load_tokenizer((src / TOKENIZER_FILE).read_text(encoding="utf-8"))
+    model = load_torch_model(src)  # never a model with an adapter already merged
+    train_ex = [e for e in examples if e.split == "train"]
+    arrays = fine_tune(model, tokenizer, train_ex, config, progress)
+    return save_adapter(arrays, out_dir / ADAPTER_FILE.name)
+
+
 def train_and_save(
     examples: Sequence[Example],
     embedder: EmbedderLike,
@@ -448,6 +489,8 @@ def train_and_save(
     config: TrainConfig | None = None,
     progress: Progress | None = None,
 ) -> TrainResult:
-    head, meta = train(examples, embedder, config, progress)
+    path = out_dir / ADAPTER_FILE.name
+    arrays = load_adapter(path) if path.is_file() else None
+    head, meta = train(examples, embedder, config, progress, adapter_sha256(path), arrays)
     sha = save_head(head, out_dir)
     return TrainResult(replace(head, sha256=sha), sha, meta)

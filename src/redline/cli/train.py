@@ -27,24 +27,43 @@ def train_cmd(
     policy: Annotated[
         str, typer.Option("--policy", "-p", help="Pack the operating point is chosen for.")
     ] = "provider-redlines",
+    head_only: Annotated[
+        bool,
+        typer.Option("--head-only", help="Keep the adapter in --out; train only the head."),
+    ] = False,
 ) -> None:
-    """Train the classifier head from the training side of --data (never the test split)."""
+    """Train the classifier from the training side of --data (never the test split): the
+    embedding model's adapter (then rebuild the model with it), then the head."""
+    from redline.classify.adapter import ADAPTER_FILE
     from redline.classify.corpus import training_side
+    from redline.classify.embed import default_model_dir, load_embedder, read_meta
     from redline.classify.head import WEIGHTS_DIR
-    from redline.classify.train import TrainConfig, train_and_save
+    from redline.classify.model import check_adapter
+    from redline.classify.train import TrainConfig, train_adapter, train_and_save
+
+    out_dir = out or WEIGHTS_DIR
+    directory = model_dir or default_model_dir()
+
+    def progress(message: str) -> None:
+        err.print(f"  {message}")
 
     try:
-        from redline.classify.embed import load_embedder
-
-        embedder = load_embedder(model_dir)
         examples = training_side(data)
         err.print(f"training on {len(examples)} examples (train + validation) from {data}/")
+        if not head_only:
+            from redline.classify.build import build_model
+
+            sha = train_adapter(examples, out_dir, progress=progress)
+            err.print(f"adapter {sha[:12]} written to {out_dir}; rebuilding the model with it")
+            build_model(directory, adapter=out_dir / ADAPTER_FILE.name)
+        check_adapter(read_meta(directory), out_dir / ADAPTER_FILE.name)
+        embedder = load_embedder(directory)
         result = train_and_save(
             examples,
             embedder,
-            out or WEIGHTS_DIR,
+            out_dir,
             TrainConfig(pack=policy),
-            progress=lambda m: err.print(f"  {m}"),
+            progress=progress,
         )
     except RedlineError as exc:
         err.print(f"[red]error:[/] {exc}")
@@ -52,7 +71,7 @@ def train_cmd(
     sel = result.metrics["selected"]
     v = sel["validation"]
     err.print(
-        f"[green]head {result.sha256[:12]}[/] written to {out or WEIGHTS_DIR}: C={sel['C']} "
+        f"[green]head {result.sha256[:12]}[/] written to {out_dir}: C={sel['C']} "
         f"units={sel['units']} band={sel['band']}; validation macro-F1 {v['macro_f1']:.3f}, "
         f"miss {v['miss_rate']:.1%}, false-block {v['false_block_rate']:.1%}"
     )

@@ -1,0 +1,300 @@
+"""A low-rank adapter (LoRA) that fits all-MiniLM-L6-v2 to the taxonomy of use.
+
+The shipped sentence embedding reads topic: "the history of sarin attacks" lands next to
+"make sarin". Fine-tuning it on the training split (never validation, never test) with a
+softmax over the categories pulls uses apart. The change is kept as two small matrices per
+dense layer, A (rank x in) and B (out x rank), so that W' = W + B A; they ship in
+`weights/adapter.npz` (about 2.7 MB, float16) and `redline model build` merges them into the
+package's weights before export. Run time is unchanged: the same ONNX graph, the same cost.
+
+Chosen on validation (restricted-vs-allowed AUC of the softmax trained with the adapter;
+false-block rate where the miss rate is 5%): rank 16, lr 1e-3, 5 epochs 0.983 / 8.7%;
+rank 16, 8 epochs 0.985 / 8.5%; rank 32, lr 2e-3, 6 epochs 0.986 / 7.4%; full fine-tuning
+(22 MB, too large to ship) 0.984 / 6.0%. The frozen model under the full head (embedding
+and lexical features, head.py): 0.984 / 8.3%.
+
+Training is deterministic: examples sorted by id, batches and initial values drawn from
+`seed`, deterministic torch kernels on a fixed number of threads. torch is imported inside
+functions only: it is a build-time dependency.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from redline.classify.corpus import Example
+from redline.classify.features import units
+from redline.classify.head import WEIGHTS_DIR, npz_bytes, read_npz
+from redline.errors import ClassifierError
+from redline.taxonomy import CATEGORIES
+
+ADAPTER_FILE = WEIGHTS_DIR / "adapter.npz"
+# Every dense layer of every encoder layer: attention Q, K, V and output, FFN up and down.
+TARGETS = (
+    "attention.self.query",
+    "attention.self.key",
+    "attention.self.value",
+    "attention.output.dense",
+    "intermediate.dense",
+    "output.dense",
+)
+_KEY = re.compile(r"^layer\.(\d+)\.([a-z.]+)\.(A|B)$")
+# The softmax layer trained with the adapter (logits already times `scale`): the head may
+# take it as its restriction gate (train.py chooses on validation).
+SOFTMAX = ("softmax.weight", "softmax.bias")
+Arrays = Mapping[str, npt.NDArray[np.float32]]
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class AdapterConfig:
+    rank: int = 32
+    epochs: int = 6
+    learning_rate: float = 2e-3
+    batch_size: int = 16
+    max_tokens: int = 256  # one window; a longer input keeps its end, where the ask usually is
+    scale: float = 20.0  # cosine logits x scale: a softmax over unit vectors needs a temperature
+    warmup: float = 0.06
+    seed: int = 0
+    threads: int = 2  # fixed, so the same machine type trains the same bytes anywhere
+
+
+def adapter_sha256(path: Path = ADAPTER_FILE) -> str | None:
+    """SHA-256 of the adapter file, or None where there is none (the plain model)."""
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+
+
+def load_adapter(path: Path = ADAPTER_FILE) -> dict[str, npt.NDArray[np.float32]]:
+    """The adapter's matrices by name (`layer.<i>.<target>.A|B`), checked for shape."""
+    arrays = read_npz(path, "the classifier adapter")
+    for name, value in arrays.items():
+        if name in SOFTMAX:
+            continue
+        m = _KEY.match(name)
+        if m is None or m.group(2) not in TARGETS or value.ndim != 2:
+            raise ClassifierError(f"{path}: unexpected array {name!r} of shape {value.shape}")
+        other = arrays.get(name[:-1] + ("B" if m.group(3) == "A" else "A"))
+        if other is None or other.ndim != 2:
+            raise ClassifierError(f"{path}: {name!r} has no partner matrix")
+        rank = value.shape[0] if m.group(3) == "A" else value.shape[1]
+        if rank != (other.shape[1] if m.group(3) == "A" else other.shape[0]):
+            raise ClassifierError(f"{path}: the ranks of {name!r} and its partner differ")
+    return arrays
+
+
+def save_adapter(arrays: Arrays, path: Path = ADAPTER_FILE) -> str:
+    """Write the adapter as float16, byte-for-byte reproducibly; returns its SHA-256."""
+    data = npz_bytes({k: np.asarray(v, dtype=np.float16) for k, v in arrays.items()})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return hashlib.sha256(data).hexdigest()
+
+
+def merge(model: Any, arrays: Arrays) -> int:
+    """W += B @ A on the torch model's dense layers, in place; returns how many were changed."""
+    import torch
+
+    layers = model.encoder.layer
+    changed = 0
+    with torch.no_grad():
+        for name, a in sorted(arrays.items()):
+            m = _KEY.match(name)
+            if m is None or m.group(3) != "A":
+                continue
+            i, target = int(m.group(1)), m.group(2)
+            if i >= len(layers):
+                raise ClassifierError(f"the adapter names layer {i}; the model has {len(layers)}")
+            linear = _module(layers[i], target)
+            b = arrays[f"layer.{i}.{target}.B"]
+            delta = torch.from_numpy(np.asarray(b, np.float32) @ np.asarray(a, np.float32))
+            if tuple(delta.shape) != tuple(linear.weight.shape):
+                raise ClassifierError(
+                    f"adapter {name}: delta {tuple(delta.shape)}, "
+                    f"layer weight {tuple(linear.weight.shape)}"
+                )
+            linear.weight += delta
+            changed += 1
+    return changed
+
+
+def _module(root: Any, dotted: str) -> Any:
+    for part in dotted.split("."):
+        root = getattr(root, part)
+    return root
+
+
+def training_ids(tokenizer: Any, examples: Sequence[Example], max_tokens: int) -> list[list[int]]:
+    """Token ids of each example's whole (its primary unit): [CLS] + the last tokens + [SEP]."""
+    cls, sep = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
+    out = []
+    for e in examples:
+        ids = tokenizer.encode(units(e.subject)[-1].text, add_special_tokens=False).ids
+        out.append([cls, *ids[-(max_tokens - 2) :], sep])
+    return out
+
+
+def soft_labels(examples: Sequence[Example]) -> npt.NDArray[np.float32]:
+    """An example with several labels is split evenly between them."""
+    y = np.zeros((len(examples), len(CATEGORIES)), dtype=np.float32)
+    for i, e in enumerate(examples):
+        for c in e.labels:
+            y[i, CATEGORIES.index(c)] = 1.0 / len(e.labels)
+    return y
+
+
+def fine_tune(
+    model: Any,
+    tokenizer: Any,
+    examples: Sequence[Example],
+    config: AdapterConfig | None = None,
+    progress: Progress | None = None,
+) -> dict[str, npt.NDArray[np.float32]]:
+    """Train an adapter on `examples` (the train split) and return its matrices.
+
+    1. Freeze the model; wrap each target layer as W x + B (A x), B starting at zero so
+       training starts from the original embedding.
+    2. Embed as at run time (mean-pooled, L2-normalised) and score with a linear layer over
+       the categories; minimise class-balanced cross-entropy against the soft labels.
+    3. Batches hold examples of similar length (less padding), in a seeded order per epoch;
+       the learning rate warms up, then decays linearly to zero.
+    """
+    import torch
+
+    config = config or AdapterConfig()
+    examples = sorted(examples, key=lambda e: e.id)
+    if any(e.split != "train" for e in examples):
+        raise ValueError("the adapter trains on the train split only")
+    torch.manual_seed(config.seed)
+    torch.use_deterministic_algorithms(True)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(config.threads)
+    try:
+        return _train(torch, model, tokenizer, examples, config, progress)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(
+    torch: Any,
+    model: Any,
+    tokenizer: Any,
+    examples: Sequence[Example],
+    config: AdapterConfig,
+    progress: Progress | None,
+) -> dict[str, npt.NDArray[np.float32]]:
+    model.requires_grad_(False)
+    lora = _wrap(torch, model, config.rank)
+    head = torch.nn.Linear(model.config.hidden_size, len(CATEGORIES))
+    ids = training_ids(tokenizer, examples, config.max_tokens)
+    y = soft_labels(examples)
+    mass = y.sum(axis=0)
+    weight = torch.tensor(y.sum() / (len(CATEGORIES) * np.maximum(mass, 1.0)))
+    params = [p for pair in lora.values() for p in pair]
+    optimiser = torch.optim.AdamW(
+        [{"params": params}, {"params": head.parameters(), "lr": 2e-3}],
+        lr=config.learning_rate,
+        weight_decay=0.01,
+    )
+    order = np.argsort([len(x) for x in ids], kind="stable")
+    batches = [order[i : i + config.batch_size] for i in range(0, len(order), config.batch_size)]
+    total = config.epochs * len(batches)
+    warm = max(1.0, config.warmup * total)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimiser, lambda s: min(1.0, (s + 1) / warm) * max(0.0, (total - s) / total)
+    )
+    rng = np.random.default_rng(config.seed)
+    model.train()
+    for epoch in range(config.epochs):
+        seen, running = 0, 0.0
+        for k in rng.permutation(len(batches)):
+            batch = batches[k]
+            logits = head(_pool(torch, model, [ids[j] for j in batch])) * config.scale
+            target = torch.from_numpy(y[batch])
+            loss = -(target * torch.log_softmax(logits, dim=-1) * weight).sum(dim=-1).mean()
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            schedule.step()
+            seen, running = seen + 1, running + loss.item()
+        if progress:
+            progress(f"adapter epoch {epoch + 1}/{config.epochs}: loss {running / seen:.3f}")
+    model.eval()
+    _unwrap(model, lora)
+    out = {
+        name: pair[i].detach().numpy().astype(np.float32)
+        for key, pair in sorted(lora.items())
+        for i, name in enumerate((f"{key}.A", f"{key}.B"))
+    }
+    out["softmax.weight"] = head.weight.detach().numpy() * np.float32(config.scale)
+    out["softmax.bias"] = head.bias.detach().numpy() * np.float32(config.scale)
+    return out
+
+
+def softmax_gate(
+    arrays: Arrays, width: int
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]] | None:
+    """The adapter's softmax layer as a gate over a head's features (embedding first, the
+    lexical columns zero), or None if the adapter has none."""
+    if not all(k in arrays for k in SOFTMAX):
+        return None
+    weight = np.asarray(arrays["softmax.weight"], dtype=np.float32)
+    coef = np.zeros((weight.shape[0], width), dtype=np.float32)
+    coef[:, : weight.shape[1]] = weight
+    return coef, np.asarray(arrays["softmax.bias"], dtype=np.float32)
+
+
+def _pool(torch: Any, model: Any, batch: Sequence[Sequence[int]]) -> Any:
+    """Mean-pooled, L2-normalised embeddings of a padded batch (as embed.py computes them)."""
+    width = max(len(x) for x in batch)
+    ids = torch.tensor([[*x] + [0] * (width - len(x)) for x in batch])
+    mask = torch.tensor([[1] * len(x) + [0] * (width - len(x)) for x in batch])
+    hidden = model(
+        input_ids=ids, attention_mask=mask, token_type_ids=torch.zeros_like(ids)
+    ).last_hidden_state
+    mean = (hidden * mask[..., None]).sum(dim=1) / mask.sum(dim=1, keepdim=True)
+    return torch.nn.functional.normalize(mean, dim=-1)
+
+
+def _wrap(torch: Any, model: Any, rank: int) -> dict[str, tuple[Any, Any]]:
+    """Replace each target layer by a LoRA-wrapped one; returns {key: (A, B)}."""
+    generator = torch.Generator().manual_seed(0)
+
+    class LoRA(torch.nn.Module):  # type: ignore[misc]
+        def __init__(self, base: Any) -> None:
+            super().__init__()
+            self.base = base
+            scale = base.in_features**-0.5
+            self.A = torch.nn.Parameter(
+                torch.randn(rank, base.in_features, generator=generator) * scale
+            )
+            self.B = torch.nn.Parameter(torch.zeros(base.out_features, rank))
+
+        def forward(self, x: Any) -> Any:
+            return self.base(x) + (x @ self.A.T) @ self.B.T
+
+    out: dict[str, tuple[Any, Any]] = {}
+    for i, layer in enumerate(model.encoder.layer):
+        for target in TARGETS:
+            parent_name, _, leaf = target.rpartition(".")
+            parent = _module(layer, parent_name)
+            wrapped = LoRA(getattr(parent, leaf))
+            setattr(parent, leaf, wrapped)
+            out[f"layer.{i}.{target}"] = (wrapped.A, wrapped.B)
+    return out
+
+
+def _unwrap(model: Any, lora: Mapping[str, Any]) -> None:
+    """Put the original layers back (unchanged: the adapter is returned, not merged)."""
+    for key in lora:
+        _, i, target = key.split(".", 2)
+        parent_name, _, leaf = target.rpartition(".")
+        parent = _module(model.encoder.layer[int(i)], parent_name)
+        setattr(parent, leaf, getattr(parent, leaf).base)
