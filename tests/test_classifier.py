@@ -167,14 +167,15 @@ def test_batch_equals_one_by_one(model: ModelClassifier) -> None:
 
 # The targets (issue 3) on the test split under provider-redlines are macro-F1 >= 0.85, miss
 # rate <= 3% and false-block rate <= 5%. The shipped classifier (the embedding fine-tuned by
-# its adapter, a softmax restriction gate over one-vs-rest scorers, the exact tool rules of
-# tools.py) meets the first and not yet the other two: measured when it was trained on the
-# 5,463-example corpus, macro-F1 0.859, miss 6.3% (38/605), false-block 7.4% (34/457). These
-# are floors just outside those figures, so a regression fails; they are not the targets.
-# Tighten them to the targets (0.85 / 0.03 / 0.05) once a classifier reaches them.
+# its adapter, the adapter's softmax as the restriction gate over one-vs-rest scorers, the
+# exact tool rules of tools.py) meets the first and not yet the other two: measured when it
+# was trained on the 5,463-example corpus, macro-F1 0.862, miss 5.1% (31/605), false-block
+# 7.0% (32/457). These are floors just outside those figures, so a regression fails; they
+# are not the targets. Tighten them to the targets (0.85 / 0.03 / 0.05) once a classifier
+# reaches them.
 FLOOR_MACRO_F1 = 0.85
-CEIL_MISS = 0.07
-CEIL_FALSE_BLOCK = 0.085
+CEIL_MISS = 0.06
+CEIL_FALSE_BLOCK = 0.08
 
 
 @pytest.fixture(scope="module")

@@ -5,11 +5,13 @@
 character-n-gram TF-IDF blocks (`idf_word`, `idf_char`); and a Platt calibration
 (`platt_a`, `platt_b`) fitted on the validation split to the subject-level score (the
 strongest window). It also holds the restriction gate: a multinomial (softmax) linear
-scorer over the same features (`gate_coef`, `gate_intercept`) whose log-odds of "some
-restricted category" against "some allowed one" (restricted = `meta["restricted"]`),
-taken at the strongest window of the subject's primary unit (or of a ~60-word run of a
-long input) and Platt-calibrated
-(`gate_platt` = [a, b]), is the probability that the use is restricted at all.
+scorer over the same features (`gate_coef`, `gate_intercept`; fitted by scikit-learn, or
+the softmax layer trained with the embedding's adapter, whose lexical columns are zero:
+`meta["gate_C"]` says which) whose log-odds of "some restricted category" against "some
+allowed one" (restricted = `meta["restricted"]`), taken at the strongest window of the
+subject's primary unit (and of its ~60-word runs where `meta["gate_units"]` is "parts")
+and Platt-calibrated (`gate_platt` = [a, b]), is the probability that the use is
+restricted at all.
 `head.json` holds the category order, both vocabularies (term i is column i of its block),
 the per-category thresholds and uncertainty band, the training data hash and metrics, and
 the SHA-256 of the embedding adapter the head was trained on (`adapter_sha256`,

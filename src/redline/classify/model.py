@@ -41,6 +41,8 @@ class ModelClassifier:
         self.embedder = embedder
         self.head = head
         self.primary_only = head.meta.get("units") == "primary"
+        # Heads before `gate_units` read the gate on the ~60-word runs too.
+        self.gate_parts = head.meta.get("gate_units", "parts") == "parts"
         self.tool_rules = tool_rules
         self._version = f"model:{embedder.model_version[:12]}+head:{head.sha256[:12]}"
 
@@ -71,8 +73,9 @@ class ModelClassifier:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Per subject: the raw one-vs-rest logits at the strongest window (n, k), that
         window's row per category (n, k; -1 if none), the raw gate log-odds at the strongest
-        window of the primary unit or of its ~60-word runs (so a request at the end of a long
-        input is not drowned by its window) (n,), and whether the subject had any window."""
+        window of the primary unit, or of its ~60-word runs too where the head says so (so a
+        request at the end of a long input is not drowned by its window) (n,), and whether
+        the subject had any window."""
         n, k = embedded.n_subjects, len(self.head.categories)
         texts = [ref.text for ref in embedded.refs]
         z = self.head.window_logits(embedded.vectors, texts)
@@ -80,7 +83,7 @@ class ModelClassifier:
         rows = np.full((n, k), -1, dtype=np.int64)
         gate = np.full(n, -np.inf, dtype=np.float32)
         for row, ref in enumerate(embedded.refs):
-            if ref.primary or ref.unit.part:
+            if ref.primary or (self.gate_parts and ref.unit.part):
                 gate[ref.subject] = max(gate[ref.subject], z[row, k])
             # Hidden (decoded) text is scored on its own even when only the whole is read
             # otherwise: it is what an obfuscating request wants unseen.

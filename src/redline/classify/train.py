@@ -19,13 +19,15 @@
    operating point of the restricted ones (one threshold minus the band) that keeps the
    validation miss and false-block rates under the pack furthest inside their targets,
    then split it into a threshold and an uncertainty band by best macro-F1.
-5. Hyper-parameters (regularisation C of both scorers, whether per-turn units are scored)
-   are chosen on validation too. Inputs are sorted by id and every solver is seeded, so
+5. Hyper-parameters (regularisation C of both scorers or the adapter's own softmax as the
+   gate, whether per-turn units are scored, where the gate reads) are chosen on validation
+   too. Inputs are sorted by id and every solver is seeded, so
    two runs on the same data write byte-identical weights.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -74,9 +76,30 @@ class TrainConfig:
     char_min_df: int = 3
     char_max_terms: int = 12000
     unit_modes: tuple[str, ...] = ("all", "primary")
+    # Where the gate reads: the primary unit's windows and its ~60-word runs ("parts"), or
+    # the primary unit's windows alone ("primary"). Validation, adapter merged: gate AUC
+    # 0.985 with the runs, 0.987 without; false-block at 5% miss 9.7% -> 7.4%.
+    gate_units: tuple[str, ...] = ("parts", "primary")
     band_grid: tuple[float, ...] = tuple(round(0.02 * i, 2) for i in range(21))
     pack: str = "provider-redlines"
     seed: int = 0
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One candidate's hyper-parameters (see TrainConfig); the head's meta records them."""
+
+    c: float
+    gate_c: float | str  # a regularisation, or "adapter": the adapter's own softmax layer
+    units: str
+    gate_units: str
+
+    def meta(self) -> dict[str, Any]:
+        return {"C": self.c, "gate_C": self.gate_c, "units": self.units,
+                "gate_units": self.gate_units}  # fmt: skip
+
+    def __str__(self) -> str:
+        return f"C={self.c} gate C={self.gate_c} units={self.units} gate={self.gate_units}"
 
 
 @dataclass(frozen=True)
@@ -295,9 +318,7 @@ def _candidate(
     val: Sequence[Example],
     val_emb: Embedded,
     decisions: Decisions,
-    c: float,
-    gate_c: float | str,
-    units: str,
+    choice: Choice,
     config: TrainConfig,
 ) -> tuple[Head, dict[str, Any]]:
     coef, intercept = linear
@@ -306,7 +327,7 @@ def _candidate(
     identity = np.array([1.0, 0.0], dtype=np.float32)
     flat = {cat: 0.5 for cat in CATEGORIES}
     nob = {cat: 0.0 for cat in CATEGORIES}
-    meta: dict[str, Any] = {"units": units, "C": c, "gate_C": gate_c}
+    meta = choice.meta()
     # Raw subject-level logits through the inference path (the strongest window), then
     # Platt calibrations of the categories and of the gate on validation.
     raw = ModelClassifier(
@@ -358,9 +379,7 @@ def _candidate(
     report = score(val, [replace(cl, thresholds=th) for cl in cls], decisions)
     table, macro = per_category(val, [replace(cl, thresholds=th) for cl in cls])
     metrics = {
-        "C": c,
-        "gate_C": gate_c,
-        "units": units,
+        **choice.meta(),
         "band": chosen_band,
         "restricted_threshold": threshold_r,
         "validation": {
@@ -419,30 +438,27 @@ def train(
         # Rounded like every shipped coefficient.
         gates["adapter"] = (own[0].astype(np.float16).astype(np.float32), own[1])
     results: list[tuple[Head, dict[str, Any]]] = []
-    for units in config.unit_modes:
-        for c in config.c_grid:
-            for gate_c in gates:
-                head, metrics = _candidate(
-                    embedder,
-                    lexicons,
-                    linears[c],
-                    gates[gate_c],
-                    val,
-                    val_emb,
-                    decisions,
-                    c,
-                    gate_c,
-                    units,
-                    config,
-                )
-                results.append((head, metrics))
-                if progress:
-                    v = metrics["validation"]
-                    progress(
-                        f"C={c} gate C={gate_c} units={units}: validation macro-F1 "
-                        f"{v['macro_f1']:.3f}, miss {v['miss_rate']:.1%}, "
-                        f"false-block {v['false_block_rate']:.1%}"
-                    )
+    grid = itertools.product(config.unit_modes, config.c_grid, gates, config.gate_units)
+    for units, c, gate_c, gate_units in grid:
+        choice = Choice(c, gate_c, units, gate_units)
+        head, metrics = _candidate(
+            embedder,
+            lexicons,
+            linears[c],
+            gates[gate_c],
+            val,
+            val_emb,
+            decisions,
+            choice,
+            config,
+        )
+        results.append((head, metrics))
+        if progress:
+            v = metrics["validation"]
+            progress(
+                f"{choice}: validation macro-F1 {v['macro_f1']:.3f}, "
+                f"miss {v['miss_rate']:.1%}, false-block {v['false_block_rate']:.1%}"
+            )
     head, metrics = max(results, key=lambda r: _rank(r[1]))
     counts = {cat: sum(cat in e.labels for e in examples) for cat in CATEGORIES}
     meta = {
