@@ -59,6 +59,7 @@ class AdapterConfig:
     rank: int = 32
     epochs: int = 6
     learning_rate: float = 2e-3
+    softmax_learning_rate: float = 2e-3  # the linear layer over the categories
     batch_size: int = 16
     max_tokens: int = 256  # one window; a longer input keeps its end, where the ask usually is
     scale: float = 20.0  # cosine logits x scale: a softmax over unit vectors needs a temperature
@@ -173,12 +174,14 @@ def fine_tune(
     if any(e.split != "train" for e in examples):
         raise ValueError("the adapter trains on the train split only")
     torch.manual_seed(config.seed)
+    # Process-wide settings: put back as found, so a caller's torch work is not changed.
+    deterministic, threads = torch.are_deterministic_algorithms_enabled(), torch.get_num_threads()
     torch.use_deterministic_algorithms(True)
-    threads = torch.get_num_threads()
     torch.set_num_threads(config.threads)
     try:
         return _train(torch, model, tokenizer, examples, config, progress)
     finally:
+        torch.use_deterministic_algorithms(deterministic)
         torch.set_num_threads(threads)
 
 
@@ -199,7 +202,7 @@ def _train(
     weight = torch.tensor(y.sum() / (len(CATEGORIES) * np.maximum(mass, 1.0)))
     params = [p for pair in lora.values() for p in pair]
     optimiser = torch.optim.AdamW(
-        [{"params": params}, {"params": head.parameters(), "lr": 2e-3}],
+        [{"params": params}, {"params": head.parameters(), "lr": config.softmax_learning_rate}],
         lr=config.learning_rate,
         weight_decay=0.01,
     )

@@ -410,7 +410,8 @@ def build_model(
             },
             "check": {
                 "sentences": len(CHECK_SENTENCES),
-                "reference": "torch mean-pooled, L2-normalised last_hidden_state (adapter merged)",
+                "reference": "torch mean-pooled, L2-normalised last_hidden_state"
+                + (" (adapter merged)" if adapter else ""),
                 "cosine_mean": round(mean, 6),
                 "cosine_min": round(low, 6),
                 "thresholds": {"mean": MIN_MEAN_COSINE, "min": MIN_COSINE},

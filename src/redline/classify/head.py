@@ -133,11 +133,16 @@ def npz_bytes(arrays: Mapping[str, npt.NDArray[Any]]) -> bytes:
     return buf.getvalue()
 
 
+def npz_arrays(data: bytes) -> dict[str, npt.NDArray[np.float32]]:
+    """Every array of .npz bytes as float32 (no pickles); ValueError or BadZipFile if bad."""
+    with np.load(io.BytesIO(data), allow_pickle=False) as z:
+        return {k: np.asarray(z[k], dtype=np.float32) for k in z.files}
+
+
 def read_npz(path: Path, what: str) -> dict[str, npt.NDArray[np.float32]]:
     """Every array of an .npz file as float32; ClassifierError if it cannot be read."""
     try:
-        with np.load(io.BytesIO(path.read_bytes()), allow_pickle=False) as z:
-            return {k: np.asarray(z[k], dtype=np.float32) for k in z.files}
+        return npz_arrays(path.read_bytes())
     except (OSError, ValueError, zipfile.BadZipFile) as exc:
         raise ClassifierError(f"{what} at {path} is unreadable: {exc}") from exc
 
@@ -184,8 +189,8 @@ def load_head(directory: Path = WEIGHTS_DIR) -> Head:
     try:
         npz, meta_json = npz_path.read_bytes(), json_path.read_bytes()
         meta = json.loads(meta_json)
-        with np.load(io.BytesIO(npz), allow_pickle=False) as z:
-            arrays = {k: np.asarray(z[k], dtype=np.float32) for k in ARRAYS}
+        stored = npz_arrays(npz)
+        arrays = {k: stored[k] for k in ARRAYS}
         categories = tuple(str(c) for c in meta["categories"])
         restricted = tuple(str(c) for c in meta["restricted"])
         lexicons = tuple(

@@ -28,7 +28,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -404,10 +404,10 @@ def train(
     embedder: EmbedderLike,
     config: TrainConfig | None = None,
     progress: Progress | None = None,
-    adapter: str | None = None,
-    adapter_arrays: Mapping[str, npt.NDArray[np.float32]] | None = None,
+    adapter: Path | None = None,
 ) -> tuple[Head, dict[str, Any]]:
-    """Fit a head on the training side. Raises ValueError if handed test examples."""
+    """Fit a head on the training side, on the embedding `adapter` (its file; None: the plain
+    model) was merged into. Raises ValueError if handed test examples."""
     config = config or TrainConfig()
     examples = sorted(examples, key=lambda e: e.id)
     if any(e.split == "test" for e in examples):
@@ -434,7 +434,8 @@ def train(
     gates: dict[float | str, Linear] = {
         c: fit_gate(train_x, train_y, c, config.seed) for c in config.gate_c_grid
     }
-    if adapter_arrays is not None and (own := softmax_gate(adapter_arrays, train_x.shape[1])):
+    adapter_arrays = load_adapter(adapter) if adapter is not None else {}
+    if own := softmax_gate(adapter_arrays, train_x.shape[1]):
         # Rounded like every shipped coefficient.
         gates["adapter"] = (own[0].astype(np.float16).astype(np.float32), own[1])
     results: list[tuple[Head, dict[str, Any]]] = []
@@ -466,7 +467,7 @@ def train(
         "format": 2,
         "pack": config.pack,
         "embedder": embedder.model_version,
-        "adapter_sha256": adapter,
+        "adapter_sha256": adapter_sha256(adapter) if adapter is not None else None,
         "train_data_sha256": data_hash(examples),
         "n_train": len(train_ex),
         "n_validation": len(val),
@@ -506,7 +507,6 @@ def train_and_save(
     progress: Progress | None = None,
 ) -> TrainResult:
     path = out_dir / ADAPTER_FILE.name
-    arrays = load_adapter(path) if path.is_file() else None
-    head, meta = train(examples, embedder, config, progress, adapter_sha256(path), arrays)
+    head, meta = train(examples, embedder, config, progress, path if path.is_file() else None)
     sha = save_head(head, out_dir)
     return TrainResult(replace(head, sha256=sha), sha, meta)
