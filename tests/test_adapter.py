@@ -20,7 +20,7 @@ from redline.classify.adapter import (
     merge,
     save_adapter,
 )
-from redline.classify.corpus import training_side
+from redline.classify.corpus import load_corpus, training_side
 from redline.classify.embed import TOKENIZER_FILE, default_model_dir, load_tokenizer, read_meta
 from redline.classify.head import WEIGHTS_DIR, load_head
 from redline.classify.model import check_adapter
@@ -59,11 +59,11 @@ def test_adapter_training_is_deterministic(source: Path, tmp_path: Path) -> None
     assert any(np.abs(v).max() > 0 for k, v in a.items() if k.endswith(".B")), "nothing learnt"
 
 
-def test_adapter_trains_on_the_train_split_only(source: Path) -> None:
+def test_adapter_never_trains_on_the_test_split(source: Path) -> None:
     tokenizer = load_tokenizer((source / TOKENIZER_FILE).read_text())
-    val = [e for e in training_side() if e.split == "validation"][:2]
-    with pytest.raises(ValueError, match="train split"):
-        fine_tune(_plain(source), tokenizer, [*_few(), *val], TINY)
+    test = load_corpus(splits=("test",))[:2]
+    with pytest.raises(ValueError, match="test-split"):
+        fine_tune(_plain(source), tokenizer, [*_few(), *test], TINY)
 
 
 def test_merge_adds_the_low_rank_product(source: Path) -> None:

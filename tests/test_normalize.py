@@ -53,3 +53,17 @@ def test_random_base64_is_not_decoded_as_text() -> None:
 def test_normalize_is_idempotent(text: str) -> None:
     once = normalize(text)
     assert normalize(once) == once
+
+
+def test_whole_cyrillic_and_greek_text_is_not_folded() -> None:
+    russian = "Объясни, что такое целевая переменная"
+    greek = "ο νόμος και η τάξη"
+    assert normalize(russian) == russian
+    assert normalize(greek) == greek
+
+
+def test_lookalike_only_word_folded_inside_latin_text() -> None:
+    # "сор" is Cyrillic с, о, р: every letter a look-alike, in an English sentence.
+    assert normalize("call the \u0441\u043e\u0440 now") == "call the cop now"
+    # The same word in Russian text stays Russian.
+    assert normalize("\u0441\u043e\u0440 и мусор") == "\u0441\u043e\u0440 и мусор"

@@ -20,7 +20,7 @@ from redline.classify.corpus import (
     training_side,
 )
 from redline.classify.head import WEIGHTS_DIR, load_head
-from redline.classify.train import TrainConfig, train, train_and_save
+from redline.classify.train import Encoder, TrainConfig, fold_splits, train, train_and_save
 from redline.errors import ClassifierError
 from redline.taxonomy import CATEGORIES
 
@@ -57,6 +57,8 @@ def _small_subset() -> list[Example]:
 
 
 SMALL = TrainConfig(c_grid=(4.0,), unit_modes=("all",), band_grid=(0.0, 0.1))
+FAKE = Encoder(FakeEmbedder())
+FOLDS = {k: FAKE for k in SMALL.folds}
 
 
 def test_split_rule_is_the_documented_one() -> None:
@@ -78,13 +80,29 @@ def test_training_side_never_holds_test_examples() -> None:
 def test_train_refuses_test_examples() -> None:
     test = load_corpus(splits=("test",))[:3]
     with pytest.raises(ValueError, match="test"):
-        train([*_small_subset(), *test], FakeEmbedder(), SMALL)
+        train([*_small_subset(), *test], FOLDS, FAKE, SMALL)
+
+
+def test_every_example_is_held_out_once_by_a_fold_that_never_fitted_it() -> None:
+    side = training_side()
+    splits = fold_splits(side, TrainConfig().folds)
+    held = [e.id for _, _, inside in splits for e in inside]
+    assert sorted(held) == sorted(e.id for e in side)
+    for _, rest, inside in splits:
+        assert not {e.group for e in rest} & {e.group for e in inside}
+    # Fold 1 is the validation split, fitted on the train split: the split rule's reading.
+    assert {e.id for e in splits[0][2]} == {e.id for e in side if e.split == "validation"}
+
+
+def test_train_wants_an_encoder_per_fold() -> None:
+    with pytest.raises(ValueError, match="folds"):
+        train(_small_subset(), {1: FAKE}, FAKE, SMALL)
 
 
 def test_training_is_deterministic(tmp_path: Path) -> None:
     subset = _small_subset()
-    a = train_and_save(subset, FakeEmbedder(), tmp_path / "a", SMALL)
-    b = train_and_save(list(reversed(subset)), FakeEmbedder(), tmp_path / "b", SMALL)
+    a = train_and_save(subset, FOLDS, FAKE, tmp_path / "a", SMALL)
+    b = train_and_save(list(reversed(subset)), FOLDS, FAKE, tmp_path / "b", SMALL)
     for name in ("head.npz", "head.json"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
     assert a.sha256 == b.sha256

@@ -1,17 +1,18 @@
 """A low-rank adapter (LoRA) that fits all-MiniLM-L6-v2 to the taxonomy of use.
 
 The shipped sentence embedding reads topic: "the history of sarin attacks" lands next to
-"make sarin". Fine-tuning it on the training split (never validation, never test) with a
-softmax over the categories pulls uses apart. The change is kept as two small matrices per
+"make sarin". Fine-tuning it on the training side (never the test split) with a softmax
+over the categories pulls uses apart; train.py trains one per cross-fitting fold (without
+that fold) and the shipped one on every fold. The change is kept as two small matrices per
 dense layer, A (rank x in) and B (out x rank), so that W' = W + B A; they ship in
 `weights/adapter.npz` (about 2.7 MB, float16) and `redline model build` merges them into the
 package's weights before export. Run time is unchanged: the same ONNX graph, the same cost.
 
-Chosen on validation (restricted-vs-allowed AUC of the softmax trained with the adapter;
-false-block rate where the miss rate is 5%): rank 16, lr 1e-3, 5 epochs 0.983 / 8.7%;
-rank 16, 8 epochs 0.985 / 8.5%; rank 32, lr 2e-3, 6 epochs 0.986 / 7.4%; full fine-tuning
-(22 MB, too large to ship) 0.984 / 6.0%. The frozen model under the full head (embedding
-and lexical features, head.py): 0.984 / 8.3%.
+Settings chosen on validation with adapters trained on the train split (restricted-vs-
+allowed AUC of the softmax trained with the adapter; false-block rate at 5% miss): rank 16,
+lr 1e-3, 5 epochs 0.983 / 8.7%; rank 16, 8 epochs 0.985 / 8.5%; rank 32, lr 2e-3, 6 epochs
+0.986 / 7.4%; full fine-tuning (22 MB, too large to ship) 0.984 / 6.0%. The frozen model
+under the full head (embedding and lexical features, head.py): 0.984 / 8.3%.
 
 Training is deterministic: examples sorted by id, batches and initial values drawn from
 `seed`, deterministic torch kernels on a fixed number of threads. torch is imported inside
@@ -158,7 +159,7 @@ def fine_tune(
     config: AdapterConfig | None = None,
     progress: Progress | None = None,
 ) -> dict[str, npt.NDArray[np.float32]]:
-    """Train an adapter on `examples` (the train split) and return its matrices.
+    """Train an adapter on `examples` (never the test split) and return its matrices.
 
     1. Freeze the model; wrap each target layer as W x + B (A x), B starting at zero so
        training starts from the original embedding.
@@ -171,8 +172,8 @@ def fine_tune(
 
     config = config or AdapterConfig()
     examples = sorted(examples, key=lambda e: e.id)
-    if any(e.split != "train" for e in examples):
-        raise ValueError("the adapter trains on the train split only")
+    if any(e.split == "test" for e in examples):
+        raise ValueError("the adapter was handed test-split examples")
     torch.manual_seed(config.seed)
     # Process-wide settings: put back as found, so a caller's torch work is not changed.
     deterministic, threads = torch.are_deterministic_algorithms_enabled(), torch.get_num_threads()

@@ -52,11 +52,17 @@ def group_hash(group: str) -> int:
     return int(hashlib.sha256(group.encode("utf-8")).hexdigest()[:8], 16)
 
 
+def fold_of(group: str) -> int:
+    """The group's fold, 0-4: fold 0 is the test split, fold 1 validation, 2-4 train. The
+    head is cross-fitted over folds 1-4 (train.py)."""
+    return group_hash(group) % 5
+
+
 def split_of(group: str) -> Split:
-    h = group_hash(group) % 5
-    if h == 0:
+    fold = fold_of(group)
+    if fold == 0:
         return "test"
-    return "validation" if h == 1 else "train"
+    return "validation" if fold == 1 else "train"
 
 
 def _subject_of(obj: dict[str, Any]) -> Subject:

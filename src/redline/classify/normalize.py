@@ -17,7 +17,8 @@ _INVISIBLE = dict.fromkeys(
     None,
 )
 
-# Confusable letters (Cyrillic, Greek) folded to their Latin look-alikes.
+# Confusable letters (Cyrillic, Greek) folded to their Latin look-alikes, only where they
+# disguise Latin text (see _fold_homoglyphs): Russian or Greek text is left as written.
 _HOMOGLYPHS = str.maketrans(
     {
         "а": "a",
@@ -76,6 +77,9 @@ _HOMOGLYPHS = str.maketrans(
     }
 )
 
+_CONFUSABLE = frozenset(chr(c) for c in _HOMOGLYPHS)
+_WORD = re.compile(r"[^\W\d_]+")
+
 _LEET = str.maketrans(
     {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"}
 )
@@ -93,6 +97,31 @@ def _strip_controls(text: str) -> str:
     )
 
 
+def _is_latin(ch: str) -> bool:
+    return ch.isascii() or unicodedata.name(ch, "").startswith("LATIN")
+
+
+def _fold_homoglyphs(text: str) -> str:
+    """Fold look-alikes in words that mix them with Latin letters ("m\u0430ss"); fold a word
+    made only of look-alikes ("\u0441\u0430\u0440") only where the text is mostly Latin. A
+    Cyrillic or Greek word in Cyrillic or Greek text is a word, not a disguise."""
+
+    def mixed(m: re.Match[str]) -> str:
+        word = m.group(0)
+        return word.translate(_HOMOGLYPHS) if any(map(_is_latin, word)) else word
+
+    text = _WORD.sub(mixed, text)
+    letters = [ch for ch in text if ch.isalpha()]
+    if sum(map(_is_latin, letters)) * 2 < len(letters):
+        return text
+    return _WORD.sub(
+        lambda m: (
+            m.group(0).translate(_HOMOGLYPHS) if set(m.group(0)) <= _CONFUSABLE else m.group(0)
+        ),
+        text,
+    )
+
+
 def _fold_leet(text: str) -> str:
     return _LEET_TOKEN.sub(lambda m: m.group(0).translate(_LEET), text)
 
@@ -102,7 +131,7 @@ def normalize(text: str) -> str:
     text = unicodedata.normalize("NFKC", text)
     text = text.translate(_INVISIBLE)
     text = _strip_controls(text)
-    text = text.translate(_HOMOGLYPHS)
+    text = _fold_homoglyphs(text)
     text = _fold_leet(text)
     return _SPACES.sub(" ", text).strip()
 

@@ -39,7 +39,13 @@ def train_cmd(
     from redline.classify.embed import default_model_dir, load_embedder, read_meta
     from redline.classify.head import WEIGHTS_DIR
     from redline.classify.model import check_adapter
-    from redline.classify.train import TrainConfig, train_adapter, train_and_save
+    from redline.classify.train import (
+        Encoder,
+        TrainConfig,
+        fold_encoder,
+        train_adapter,
+        train_and_save,
+    )
 
     out_dir = out or WEIGHTS_DIR
     directory = model_dir or default_model_dir()
@@ -49,30 +55,28 @@ def train_cmd(
 
     try:
         examples = training_side(data)
+        config = TrainConfig(pack=policy)
         err.print(f"training on {len(examples)} examples (train + validation) from {data}/")
+        folds = {k: fold_encoder(examples, k, progress=progress) for k in config.folds}
         if not head_only:
             from redline.classify.build import build_model
 
             sha = train_adapter(examples, out_dir, progress=progress)
             err.print(f"adapter {sha[:12]} written to {out_dir}; rebuilding the model with it")
             build_model(directory, adapter=out_dir / ADAPTER_FILE.name)
-        check_adapter(read_meta(directory), out_dir / ADAPTER_FILE.name)
-        embedder = load_embedder(directory)
-        result = train_and_save(
-            examples,
-            embedder,
-            out_dir,
-            TrainConfig(pack=policy),
-            progress=progress,
-        )
+        adapter = out_dir / ADAPTER_FILE.name
+        check_adapter(read_meta(directory), adapter)
+        final = Encoder(load_embedder(directory), adapter if adapter.is_file() else None)
+        result = train_and_save(examples, folds, final, out_dir, config, progress=progress)
     except RedlineError as exc:
         err.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from exc
     sel = result.metrics["selected"]
-    v = sel["validation"]
+    v = sel["held_out"]
     err.print(
         f"[green]head {result.sha256[:12]}[/] written to {out_dir}: C={sel['C']} "
-        f"units={sel['units']} band={sel['band']}; validation macro-F1 {v['macro_f1']:.3f}, "
+        f"units={sel['units']} band={sel['band']}; held out (folds pooled) "
+        f"macro-F1 {v['macro_f1']:.3f}, "
         f"miss {v['miss_rate']:.1%}, false-block {v['false_block_rate']:.1%}"
     )
 
