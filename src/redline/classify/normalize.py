@@ -106,6 +106,9 @@ def _fold_homoglyphs(text: str) -> str:
     made only of look-alikes ("\u0441\u0430\u0440") only where the text is mostly Latin. A
     Cyrillic or Greek word in Cyrillic or Greek text is a word, not a disguise."""
 
+    if _CONFUSABLE.isdisjoint(text):  # nearly every request: skip the per-word passes
+        return text
+
     def mixed(m: re.Match[str]) -> str:
         word = m.group(0)
         return word.translate(_HOMOGLYPHS) if any(map(_is_latin, word)) else word

@@ -272,28 +272,21 @@ def _objective(miss: float, false_block: float) -> float:
     return max(miss / MISS_TARGET, false_block / FALSE_BLOCK_TARGET)
 
 
-def _head(
-    lexicons: tuple[Lexicon, ...],
-    coef: npt.NDArray[np.float32],
-    intercept: npt.NDArray[np.float32],
-    a: npt.NDArray[np.float32],
-    b: npt.NDArray[np.float32],
-    thresholds: dict[str, float],
-    band: dict[str, float],
-    gate: tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], npt.NDArray[np.float32]],
-    meta: dict[str, Any],
-) -> Head:
+def _head(parts: Parts, choice: Choice, cal: Calibration, meta: dict[str, Any]) -> Head:
+    """The head of one choice: `parts`' scorer and gate for it, with `cal`'s calibration."""
+    coef, intercept = parts.linears[choice.c]
+    gate_coef, gate_intercept = parts.gates[choice.gate_c]
     return Head(
         categories=CATEGORIES,
-        lexicons=lexicons,
+        lexicons=parts.lexicons,
         coef=coef,
         intercept=intercept,
-        platt_a=a,
-        platt_b=b,
-        thresholds=Thresholds(thresholds, band),
-        gate_coef=gate[0],
-        gate_intercept=gate[1],
-        gate_platt=gate[2],
+        platt_a=cal.a,
+        platt_b=cal.b,
+        thresholds=Thresholds(cal.thresholds, cal.band),
+        gate_coef=gate_coef,
+        gate_intercept=gate_intercept,
+        gate_platt=cal.gate_platt,
         restricted=RESTRICTED_CATEGORIES,
         meta=meta,
         sha256="training",
@@ -391,10 +384,7 @@ def _scored(
     """Every held-out example's classification by its own fold's parts, in fold order."""
     out: list[Any] = []
     for h in held:
-        coef, intercept = h.parts.linears[choice.c]
-        gate = (*h.parts.gates[choice.gate_c], cal.gate_platt)
-        head = _head(h.parts.lexicons, coef, intercept, cal.a, cal.b, cal.thresholds, cal.band,
-                     gate, meta)  # fmt: skip
+        head = _head(h.parts, choice, cal, meta)
         out += ModelClassifier(h.encoder.embedder, head).scores_from(
             h.emb, [e.subject for e in h.examples]
         )
@@ -431,21 +421,22 @@ def _candidate(
     held: Sequence[HeldOut], decisions: Decisions, choice: Choice, config: TrainConfig
 ) -> tuple[Calibration, dict[str, Any]]:
     """Calibrate one choice on every held-out fold pooled; return it and its figures."""
-    ones = np.ones(len(CATEGORIES), dtype=np.float32)
-    zeros = np.zeros(len(CATEGORIES), dtype=np.float32)
     flat = {cat: 0.5 for cat in CATEGORIES}
     nob = {cat: 0.0 for cat in CATEGORIES}
+    uncalibrated = Calibration(
+        np.ones(len(CATEGORIES), dtype=np.float32),
+        np.zeros(len(CATEGORIES), dtype=np.float32),
+        np.array([1.0, 0.0], dtype=np.float32),
+        flat,
+        nob,
+    )
     meta = choice.meta()
     examples = [e for h in held for e in h.examples]
     # 1. Raw subject-level logits (the strongest window) of each fold by its own parts.
     zs, gs = [], []
     for h in held:
-        coef, intercept = h.parts.linears[choice.c]
-        gate = (*h.parts.gates[choice.gate_c], np.array([1.0, 0.0], dtype=np.float32))
         raw = ModelClassifier(
-            h.encoder.embedder,
-            _head(h.parts.lexicons, coef, intercept, ones, zeros, flat, nob, gate, meta),
-            tool_rules=False,
+            h.encoder.embedder, _head(h.parts, choice, uncalibrated, meta), tool_rules=False
         )
         z, _, g, present = raw.subject_logits(h.emb)
         zs.append(np.where(present[:, None], z, 0.0).astype(np.float32))
@@ -567,11 +558,7 @@ def train(
         "selected": metrics,
         "candidates": [m for _, _, m in results],
     }
-    coef, intercept = parts.linears[choice.c]
-    gate = (*parts.gates[choice.gate_c], cal.gate_platt)
-    head = _head(parts.lexicons, coef, intercept, cal.a, cal.b, cal.thresholds, cal.band, gate,
-                 meta)  # fmt: skip
-    return head, meta
+    return _head(parts, choice, cal, meta), meta
 
 
 def train_adapter(
