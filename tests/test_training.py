@@ -20,7 +20,14 @@ from redline.classify.corpus import (
     training_side,
 )
 from redline.classify.head import WEIGHTS_DIR, load_head
-from redline.classify.train import Encoder, TrainConfig, fold_splits, train, train_and_save
+from redline.classify.train import (
+    Encoder,
+    TrainConfig,
+    encoder_code_hash,
+    fold_splits,
+    train,
+    train_and_save,
+)
 from redline.errors import ClassifierError
 from redline.taxonomy import CATEGORIES
 
@@ -125,3 +132,18 @@ def test_shipped_head_loads_and_matches_data() -> None:
 def test_missing_head_is_a_classifier_error(tmp_path: Path) -> None:
     with pytest.raises(ClassifierError, match="redline train"):
         load_head(tmp_path)
+
+
+def test_fold_encoder_cache_goes_stale_when_encoder_code_changes(tmp_path: Path) -> None:
+    """A cached fold encoder is keyed on the code that trained it: a normalising or
+    tokenising change must retrain it, not serve a stale one."""
+    package = Path(train.__code__.co_filename).parent
+    for source in package.glob("*.py"):
+        (tmp_path / source.name).write_bytes(source.read_bytes())
+    before = encoder_code_hash(tmp_path)
+    assert before == encoder_code_hash(package)
+    (tmp_path / "head.py").write_text("# not an encoder module\n", encoding="utf-8")
+    assert encoder_code_hash(tmp_path) == before
+    with (tmp_path / "normalize.py").open("a", encoding="utf-8") as f:
+        f.write("\n# changed\n")
+    assert encoder_code_hash(tmp_path) != before

@@ -580,6 +580,19 @@ def train_adapter(
     return save_adapter(arrays, out_dir / ADAPTER_FILE.name)
 
 
+# The modules whose code shapes a fold encoder: an edit to any of them (a tokenising,
+# normalising or training change) makes a cached encoder stale.
+_ENCODER_MODULES = ("adapter", "build", "corpus", "embed", "features", "normalize", "segments")
+
+
+def encoder_code_hash(package: Path = Path(__file__).parent) -> str:
+    """SHA-256 over the source of the modules that shape a fold encoder."""
+    digest = hashlib.sha256()
+    for name in _ENCODER_MODULES:
+        digest.update((package / f"{name}.py").read_bytes())
+    return digest.hexdigest()
+
+
 def fold_encoder(
     examples: Sequence[Example],
     fold: int,
@@ -589,13 +602,14 @@ def fold_encoder(
 ) -> Encoder:
     """Fold `fold`'s encoder: an adapter trained on every other fold of the training side,
     merged into a model built in `<root>/fold-<k>/`. Reused when that directory was built
-    from the same examples and adapter settings (it is a cache under var/, not shipped)."""
+    from the same examples, adapter settings and encoder code (a cache under var/, not
+    shipped)."""
     from redline.classify.build import build_model
     from redline.classify.embed import load_embedder
 
     config = config or AdapterConfig()
     rest = [e for e in examples if fold_of(e.group) != fold]
-    key = hashlib.sha256(f"{data_hash(rest)} {config!r}".encode()).hexdigest()
+    key = hashlib.sha256(f"{data_hash(rest)} {config!r} {encoder_code_hash()}".encode()).hexdigest()
     where = root / f"fold-{fold}"
     stamp = where / "built-from"
     fresh = stamp.is_file() and stamp.read_text(encoding="utf-8") == key
