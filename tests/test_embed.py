@@ -190,6 +190,20 @@ def test_hash_mismatch_raises(model_dir: Path, tmp_path: Path) -> None:
     assert "0" * 64 in str(info.value) and actual in str(info.value)
 
 
+def test_the_meta_a_caller_checked_is_the_one_the_file_must_match(
+    model_dir: Path, tmp_path: Path
+) -> None:
+    """The classifier checks model.json's adapter, then loads the model against that same
+    reading: a model.json rewritten in between cannot slip another file past the check."""
+    d = _copy_dir(model_dir, tmp_path / "m")
+    checked = json.loads((model_dir / META_FILE).read_text())
+    assert load_embedder(d, meta=checked).model_version == checked["sha256"]
+    stale = {**checked, "sha256": "1" * 64}
+    with pytest.raises(ClassifierError) as info:
+        load_embedder(d, meta=stale)
+    assert "1" * 64 in str(info.value) and checked["sha256"] in str(info.value)
+
+
 def test_tampered_model_file_raises(model_dir: Path, tmp_path: Path) -> None:
     d = _copy_dir(model_dir, tmp_path / "m")
     (d / MODEL_FILE).unlink()

@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -295,10 +295,18 @@ def read_meta(model_dir: Path) -> dict[str, Any]:
     return meta
 
 
-def load_embedder(model_dir: Path | None = None, *, threads: int = 1, workers: int = 1) -> Embedder:
-    """The embedder built by `redline model build`, verified against its model.json."""
+def load_embedder(
+    model_dir: Path | None = None,
+    *,
+    threads: int = 1,
+    workers: int = 1,
+    meta: Mapping[str, Any] | None = None,
+) -> Embedder:
+    """The embedder built by `redline model build`, verified against its model.json, or
+    against `meta` where the caller has read (and checked) it already: one reading, so the
+    file loaded is the one the caller's checks were about."""
     directory = default_model_dir() if model_dir is None else Path(model_dir)
-    meta = read_meta(directory)
+    meta = read_meta(directory) if meta is None else meta
     tok = meta.get("tokenizer")
     tok_sha = tok.get("sha256") if isinstance(tok, dict) else None
     emb = meta.get("embedding")

@@ -197,8 +197,11 @@ def load_model_classifier(
         raise ClassifierError(f"the embedding runtime is not available: {exc}") from exc
     try:
         directory = default_model_dir() if model_dir is None else model_dir
-        check_adapter(read_meta(directory), weights_dir / ADAPTER_FILE.name, head)
-        embedder = load_embedder(directory, threads=default_threads(), workers=default_workers())
+        meta = read_meta(directory)
+        check_adapter(meta, weights_dir / ADAPTER_FILE.name, head)
+        embedder = load_embedder(
+            directory, threads=default_threads(), workers=default_workers(), meta=meta
+        )
     except ClassifierError:
         raise
     except Exception as exc:  # a missing or unreadable model file

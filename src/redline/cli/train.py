@@ -65,8 +65,9 @@ def train_cmd(
             err.print(f"adapter {sha[:12]} written to {out_dir}; rebuilding the model with it")
             build_model(directory, adapter=out_dir / ADAPTER_FILE.name)
         adapter = out_dir / ADAPTER_FILE.name
-        check_adapter(read_meta(directory), adapter)
-        final = Encoder(load_embedder(directory), adapter if adapter.is_file() else None)
+        meta = read_meta(directory)
+        check_adapter(meta, adapter)
+        final = Encoder(load_embedder(directory, meta=meta), adapter if adapter.is_file() else None)
         result = train_and_save(examples, folds, final, out_dir, config, progress=progress)
     except RedlineError as exc:
         err.print(f"[red]error:[/] {exc}")
