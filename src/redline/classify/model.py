@@ -31,6 +31,9 @@ from redline.subject import Subject
 from redline.taxonomy import CATEGORIES
 
 SNIPPET = 80
+# subject_logits: raw logits at the strongest window (n, k), that window's row (n, k), the
+# raw gate log-odds (n,), and whether the subject had any window (n,).
+SubjectLogits = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
 class ModelClassifier:
@@ -68,9 +71,7 @@ class ModelClassifier:
         texts = [ref.text for ref in embedded.refs]
         return self.head.calibrate(self.head.logits(embedded.vectors, texts))
 
-    def subject_logits(
-        self, embedded: Embedded
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def subject_logits(self, embedded: Embedded) -> SubjectLogits:
         """Per subject: the raw one-vs-rest logits at the strongest window (n, k), that
         window's row per category (n, k; -1 if none), the raw gate log-odds at the strongest
         window of the primary unit, or of its ~60-word runs too where the head says so (so a
@@ -106,11 +107,22 @@ class ModelClassifier:
         return p
 
     def scores_from(self, embedded: Embedded, subjects: Sequence[Subject]) -> list[Classification]:
-        z, rows, gate, present = self.subject_logits(embedded)
+        return self.scores_from_logits(self.subject_logits(embedded), embedded.refs, subjects)
+
+    def scores_from_logits(
+        self,
+        logits: SubjectLogits,
+        refs: Sequence[WindowRef],
+        subjects: Sequence[Subject],
+    ) -> list[Classification]:
+        """Classifications from `subject_logits`' result, which depends on the head's
+        scorers and gate but not on its calibration: training scores every calibration of
+        one head without computing the windows' features again."""
+        z, rows, gate, present = logits
         z = np.where(present[:, None], z, 0.0).astype(np.float32)
         probs = np.where(present[:, None], self.gated_scores(z, gate), 0.0)
         return [
-            self._classification(subject, probs[i], rows[i], embedded.refs)
+            self._classification(subject, probs[i], rows[i], refs)
             for i, subject in enumerate(subjects)
         ]
 

@@ -63,7 +63,7 @@ from redline.classify.features import (
     fit_lexicon,
 )
 from redline.classify.head import WEIGHTS_DIR, Head, save_head
-from redline.classify.model import ModelClassifier
+from redline.classify.model import ModelClassifier, SubjectLogits
 from redline.classify.types import Thresholds
 from redline.policy.pack import PackRegistry
 from redline.taxonomy import CATEGORIES, RESTRICTED_CATEGORIES
@@ -379,14 +379,19 @@ def fit_parts(
 
 
 def _scored(
-    held: Sequence[HeldOut], choice: Choice, meta: dict[str, Any], cal: Calibration
+    held: Sequence[HeldOut],
+    logits: Sequence[SubjectLogits],
+    choice: Choice,
+    meta: dict[str, Any],
+    cal: Calibration,
 ) -> list[Any]:
-    """Every held-out example's classification by its own fold's parts, in fold order."""
+    """Every held-out example's classification by its own fold's parts (whose subject
+    logits are `logits`), calibrated by `cal`, in fold order."""
     out: list[Any] = []
-    for h in held:
+    for h, fold_logits in zip(held, logits, strict=True):
         head = _head(h.parts, choice, cal, meta)
-        out += ModelClassifier(h.encoder.embedder, head).scores_from(
-            h.emb, [e.subject for e in h.examples]
+        out += ModelClassifier(h.encoder.embedder, head).scores_from_logits(
+            fold_logits, h.emb.refs, [e.subject for e in h.examples]
         )
     return out
 
@@ -432,13 +437,16 @@ def _candidate(
     )
     meta = choice.meta()
     examples = [e for h in held for e in h.examples]
-    # 1. Raw subject-level logits (the strongest window) of each fold by its own parts.
+    # 1. Raw subject-level logits (the strongest window) of each fold by its own parts;
+    #    calibration does not change them, so they are computed once per fold.
+    logits: list[SubjectLogits] = []
     zs, gs = [], []
     for h in held:
         raw = ModelClassifier(
             h.encoder.embedder, _head(h.parts, choice, uncalibrated, meta), tool_rules=False
         )
-        z, _, g, present = raw.subject_logits(h.emb)
+        logits.append(raw.subject_logits(h.emb))
+        z, _, g, present = logits[-1]
         zs.append(np.where(present[:, None], z, 0.0).astype(np.float32))
         gs.append(g.astype(np.float32))
     # 2. Platt calibrations of the categories and of the gate, on every fold pooled.
@@ -448,7 +456,7 @@ def _candidate(
     y_gate = np.asarray(y[:, restricted].any(axis=1), dtype=np.int8).reshape(-1, 1)
     ga, gb = fit_platt(np.concatenate(gs)[:, None], y_gate, config.seed)
     gate_platt = np.array([ga[0], gb[0]], dtype=np.float32)
-    cls = _scored(held, choice, meta, Calibration(a, b, gate_platt, flat, nob))
+    cls = _scored(held, logits, choice, meta, Calibration(a, b, gate_platt, flat, nob))
     p = np.array([[cl.score(cat) for cat in CATEGORIES] for cl in cls], dtype=np.float32)
     # 3. Thresholds: best F1 for the allowed categories; for those the pack holds or denies,
     #    the operating point furthest inside both targets, split into threshold and band.
@@ -608,7 +616,7 @@ def fold_encoder(
     from redline.classify.embed import load_embedder
 
     config = config or AdapterConfig()
-    rest = [e for e in examples if fold_of(e.group) != fold]
+    [(_, rest, _)] = fold_splits(examples, [fold])
     key = hashlib.sha256(f"{data_hash(rest)} {config!r} {encoder_code_hash()}".encode()).hexdigest()
     where = root / f"fold-{fold}"
     stamp = where / "built-from"
