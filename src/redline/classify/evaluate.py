@@ -64,6 +64,7 @@ class Report:
     misses: list[str] = field(default_factory=list)
     false_blocks: list[str] = field(default_factory=list)
     data: str = ""
+    review: dict[str, Any] = field(default_factory=dict)  # set by `redline eval --review`
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -78,6 +79,7 @@ class Report:
             "confusion": self.confusion,
             "misses": self.misses,
             "false_blocks": self.false_blocks,
+            **({"review": self.review} if self.review else {}),
         }
 
 

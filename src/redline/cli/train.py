@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from redline.errors import RedlineError
+
+if TYPE_CHECKING:
+    from redline.classify.corpus import Example
+    from redline.classify.evaluate import Report
+    from redline.classify.review import ReviewLine
+    from redline.policy.pack import Pack
 
 err = Console(stderr=True)
 
@@ -95,6 +102,13 @@ def eval_cmd(
     ] = "model",
     report: Annotated[Path | None, typer.Option(help="JSON report path.")] = None,
     png: Annotated[Path | None, typer.Option(help="Confusion-matrix PNG path.")] = None,
+    review: Annotated[
+        Path | None,
+        typer.Option(
+            help="An independent review of the labels (data/review/): report the agreement "
+            "and the rates on the lines it agrees on."
+        ),
+    ] = None,
 ) -> None:
     """Per-category precision/recall/F1 and the allow/hold/deny confusion under --policy."""
     from redline.classify.corpus import load_corpus, load_file
@@ -105,6 +119,7 @@ def eval_cmd(
     try:
         examples = load_file(data) if data else load_corpus(splits=("test",))
         packs = PackRegistry().select(policy)
+        reviewed = _load_review(review)
         backend = load_classifier(classifier)
         result = evaluate(backend, examples, packs, policy)
     except (RedlineError, OSError) as exc:
@@ -131,9 +146,51 @@ def eval_cmd(
         f"({len(result.misses)})   false-block rate {result.false_block_rate:.1%} "
         f"({len(result.false_blocks)})"
     )
+    if reviewed is not None:
+        result.review = _print_review(out, result, examples, reviewed, packs)
     stem = "eval-" + ("rules" if result.backend.startswith("rules") else "model")
     report = report or Path("reports") / f"{stem}.json"
     png = png or Path("reports") / f"{stem}.png"
     write_json(result, report)
     write_png(result, png)
     err.print(f"report {report}, confusion matrix {png}")
+
+
+def _load_review(path: Path | None) -> dict[str, ReviewLine] | None:
+    from redline.classify.review import load_review
+
+    return load_review(path) if path is not None else None
+
+
+def _print_review(
+    out: Console,
+    result: Report,
+    examples: Sequence[Example],
+    reviewed: dict[str, ReviewLine],
+    packs: Sequence[Pack],
+) -> dict[str, Any]:
+    """Print how the review agrees with the labels and the rates on the lines it agrees on;
+    returns the same for the JSON report."""
+    from redline.classify.evaluate import Decisions
+    from redline.classify.review import agreed_rates, compare
+
+    decisions = Decisions(packs)
+    agreement = compare(examples, reviewed, decisions)
+    rates = agreed_rates(result, examples, agreement, decisions)
+    out.print(f"review: {agreement.summary()}")
+    if agreement.stale:
+        shown = ", ".join(agreement.stale[:5])
+        out.print(f"[yellow]review: {len(agreement.stale)} lines changed since review[/] ({shown})")
+    out.print(
+        f"on the {len(agreement.agreed_ids)} lines the review agrees on: "
+        f"miss rate {rates.miss_rate:.1%} ({rates.misses}/{rates.restricted})   "
+        f"false-block rate {rates.false_block_rate:.1%} ({rates.false_blocks}/{rates.allowed})"
+    )
+    return {
+        "summary": agreement.summary(),
+        "reviewed": agreement.reviewed,
+        "stale": list(agreement.stale),
+        "split": list(agreement.split),
+        "agreed_miss_rate": round(rates.miss_rate, 4),
+        "agreed_false_block_rate": round(rates.false_block_rate, 4),
+    }
