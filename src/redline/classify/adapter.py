@@ -5,7 +5,7 @@ The shipped sentence embedding reads topic: "the history of sarin attacks" lands
 over the categories pulls uses apart; train.py trains one per cross-fitting fold (without
 that fold) and the shipped one on every fold. The change is kept as two small matrices per
 dense layer, A (rank x in) and B (out x rank), so that W' = W + B A; they ship in
-`weights/adapter.npz` (about 2.7 MB, float16) and `redline model build` merges them into the
+`weights/adapter.npz` (about 5.3 MB, float16) and `redline model build` merges them into the
 package's weights before export. Run time is unchanged: the same ONNX graph, the same cost.
 
 Settings chosen on validation with adapters trained on the train split (restricted-vs-
@@ -13,6 +13,11 @@ allowed AUC of the softmax trained with the adapter; false-block rate at 5% miss
 lr 1e-3, 5 epochs 0.983 / 8.7%; rank 16, 8 epochs 0.985 / 8.5%; rank 32, lr 2e-3, 6 epochs
 0.986 / 7.4%; full fine-tuning (22 MB, too large to ship) 0.984 / 6.0%. The frozen model
 under the full head (embedding and lexical features, head.py): 0.984 / 8.3%.
+
+Rank 64 replaced rank 32 when the corpus had grown to 6,200 training-side examples, judged
+on the held-out folds pooled under the full head (macro-F1, miss, false-block): rank 32,
+lr 2e-3: 0.840 / 6.9% / 11.8%; rank 64, lr 1e-3: 0.848 / 6.4% / 10.7%. Rank 64 at lr 2e-3
+diverged (the loss rose to 2.7, about ln 14, a uniform softmax, by the second epoch).
 
 Training is deterministic: examples sorted by id, batches and initial values drawn from
 `seed`, deterministic torch kernels on a fixed number of threads. torch is imported inside
@@ -57,9 +62,9 @@ Progress = Callable[[str], None]
 
 @dataclass(frozen=True)
 class AdapterConfig:
-    rank: int = 32
+    rank: int = 64
     epochs: int = 6
-    learning_rate: float = 2e-3
+    learning_rate: float = 1e-3
     softmax_learning_rate: float = 2e-3  # the linear layer over the categories
     batch_size: int = 16
     max_tokens: int = 256  # one window; a longer input keeps its end, where the ask usually is
