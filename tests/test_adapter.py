@@ -87,7 +87,8 @@ def test_merge_adds_the_low_rank_product(source: Path) -> None:
 def test_shipped_adapter_is_small_and_whole() -> None:
     arrays = load_adapter(ADAPTER_FILE)
     assert len(arrays) == 2 * 6 * len(TARGETS) + len(SOFTMAX)
-    assert ADAPTER_FILE.stat().st_size < 3_000_000
+    # rank 64, float16: about 5.3 MB; a full fine-tune would be 22 MB and is not shipped
+    assert ADAPTER_FILE.stat().st_size < 6_000_000
     assert (
         load_head(WEIGHTS_DIR).meta["adapter_sha256"]
         == hashlib.sha256(ADAPTER_FILE.read_bytes()).hexdigest()

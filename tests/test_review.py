@@ -155,27 +155,16 @@ def test_the_shipped_review_covers_the_test_split_as_its_readme_says(
     assert got.summary() in README.read_text(encoding="utf-8")
 
 
+def run_eval(*args: str) -> subprocess.CompletedProcess[str]:
+    """`redline eval` with the rules backend (fast; the review does not depend on it)."""
+    command = [sys.executable, "-m", "redline.cli.main", "eval", "--classifier", "rules", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+
+
 def test_eval_review_prints_and_reports_the_agreement(tmp_path: Path) -> None:
     report = tmp_path / "r.json"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "redline.cli.main",
-            "eval",
-            "--classifier",
-            "rules",
-            "--review",
-            str(REVIEW),
-            "--report",
-            str(report),
-            "--png",
-            str(tmp_path / "r.png"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    proc = run_eval(
+        "--review", str(REVIEW), "--report", str(report), "--png", str(tmp_path / "r.png")
     )
     assert proc.returncode == 0, proc.stderr
     assert "lines the review agrees on" in proc.stdout
@@ -187,21 +176,6 @@ def test_eval_review_prints_and_reports_the_agreement(tmp_path: Path) -> None:
 def test_eval_refuses_a_bad_review_file(tmp_path: Path) -> None:
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"id": "a", "line_sha256": "x", "category": "nope", "sure": "high"}\n')
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "redline.cli.main",
-            "eval",
-            "--classifier",
-            "rules",
-            "--review",
-            str(bad),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    proc = run_eval("--review", str(bad))
     assert proc.returncode == 2
     assert "unknown category 'nope'" in proc.stderr
