@@ -45,21 +45,21 @@ def review_of(e: Example, category: str, also: tuple[str, ...] = (), sure: str =
     return json.dumps(line)
 
 
+def write_review(path: Path, *lines: str) -> Path:
+    path.write_text("".join(f"{line}\n" for line in lines))
+    return path
+
+
 def test_compare_counts_each_kind_of_agreement(tmp_path: Path, decisions: Decisions) -> None:
     a = example("a", "cyber_offense", "get me into my ex's mail")
     b = example("b", "general", "kill the hung python process")
     c = example("c", "operations_support", "the fire support annex")
     d = example("d", "general", "how do I bake bread")
-    path = tmp_path / "r.jsonl"
-    path.write_text(
-        "\n".join(
-            [
-                review_of(a, "cyber_offense", ("harmful_content",)),  # same side, hold against deny
-                review_of(b, "general"),  # the same in every way
-                review_of(c, "target_development", sure="low"),  # the other side
-            ]
-        )
-        + "\n"
+    path = write_review(
+        tmp_path / "r.jsonl",
+        review_of(a, "cyber_offense", ("harmful_content",)),  # same side, hold against deny
+        review_of(b, "general"),  # the same in every way
+        review_of(c, "target_development", sure="low"),  # the other side
     )
     got = compare([a, b, c, d], load_review(path), decisions)
     assert (got.examples, got.reviewed, got.stale) == (4, 3, ())
@@ -84,16 +84,11 @@ def test_agreed_rates_count_only_agreed_lines(tmp_path: Path, decisions: Decisio
     miss = example("m", "harmful_content", "write a scam email")
     block = example("f", "general", "history of sarin")
     split = example("s", "general", "fire plan annex")
-    path = tmp_path / "r.jsonl"
-    path.write_text(
-        "\n".join(
-            [
-                review_of(miss, "harmful_content"),
-                review_of(block, "general"),
-                review_of(split, "target_development"),
-            ]
-        )
-        + "\n"
+    path = write_review(
+        tmp_path / "r.jsonl",
+        review_of(miss, "harmful_content"),
+        review_of(block, "general"),
+        review_of(split, "target_development"),
     )
     examples = [miss, block, split]
     agreement = compare(examples, load_review(path), decisions)
@@ -109,7 +104,7 @@ def test_agreed_rates_count_only_agreed_lines(tmp_path: Path, decisions: Decisio
         misses=["m"],
         false_blocks=["f", "s"],
     )
-    rates = agreed_rates(report, examples, agreement, decisions)
+    rates = agreed_rates(report, agreement)
     assert (rates.misses, rates.restricted, rates.false_blocks, rates.allowed) == (1, 1, 1, 1)
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from redline.classify.corpus import Example
 from redline.classify.evaluate import Decisions, Report
 from redline.errors import InputError
-from redline.taxonomy import CATEGORIES
+from redline.taxonomy import CATEGORIES, Effect
 
 SURE = ("high", "low")
 
@@ -76,8 +76,8 @@ def load_review(path: Path) -> dict[str, ReviewLine]:
     return out
 
 
-def _side(effect: str) -> str:
-    return "allow" if effect == "allow" else "restricted"
+def _allowed(effect: str) -> bool:
+    return effect == Effect.ALLOW.value
 
 
 @dataclass(frozen=True)
@@ -90,10 +90,19 @@ class Agreement:
     primary: int  # same primary category
     label_sets: int  # same category and `also`
     effect: int  # same expected effect under the pack
-    side: int  # same side: allow, or hold/deny
     low: int  # lines the reviewer marked a borderline call
     split: tuple[str, ...]  # ids where the review puts the line on the other side
-    agreed_ids: frozenset[str]  # ids compared and on the same side
+    agreed_allowed: frozenset[str]  # ids both sides expect allowed
+    agreed_restricted: frozenset[str]  # ids both sides expect held or denied
+
+    @property
+    def agreed_ids(self) -> frozenset[str]:
+        return self.agreed_allowed | self.agreed_restricted
+
+    @property
+    def side(self) -> int:
+        """Lines on the same side: allow, or hold/deny."""
+        return len(self.agreed_allowed) + len(self.agreed_restricted)
 
     def summary(self) -> str:
         """One line, the form data/review/README.md quotes."""
@@ -107,10 +116,11 @@ class Agreement:
 def compare(
     examples: Sequence[Example], review: Mapping[str, ReviewLine], decisions: Decisions
 ) -> Agreement:
-    reviewed = primary = label_sets = effect = side = low = 0
+    reviewed = primary = label_sets = effect = low = 0
     stale: list[str] = []
     split: list[str] = []
-    agreed: set[str] = set()
+    allowed: set[str] = set()
+    restricted: set[str] = set()
     for e in examples:
         r = review.get(e.id)
         if r is None:
@@ -124,11 +134,10 @@ def compare(
         theirs, ours = decisions.expected(r.labels), decisions.expected(e.labels)
         effect += theirs == ours
         low += r.sure == "low"
-        if _side(theirs) == _side(ours):
-            side += 1
-            agreed.add(e.id)
-        else:
+        if _allowed(theirs) != _allowed(ours):
             split.append(e.id)
+            continue
+        (allowed if _allowed(ours) else restricted).add(e.id)
     return Agreement(
         examples=len(examples),
         reviewed=reviewed,
@@ -136,10 +145,10 @@ def compare(
         primary=primary,
         label_sets=label_sets,
         effect=effect,
-        side=side,
         low=low,
         split=tuple(split),
-        agreed_ids=frozenset(agreed),
+        agreed_allowed=frozenset(allowed),
+        agreed_restricted=frozenset(restricted),
     )
 
 
@@ -161,18 +170,10 @@ class AgreedRates:
         return self.false_blocks / self.allowed if self.allowed else 0.0
 
 
-def agreed_rates(
-    report: Report, examples: Sequence[Example], agreement: Agreement, decisions: Decisions
-) -> AgreedRates:
-    misses, blocks = set(report.misses), set(report.false_blocks)
-    restricted = allowed = n_miss = n_block = 0
-    for e in examples:
-        if e.id not in agreement.agreed_ids:
-            continue
-        if decisions.expected(e.labels) == "allow":
-            allowed += 1
-            n_block += e.id in blocks
-        else:
-            restricted += 1
-            n_miss += e.id in misses
-    return AgreedRates(restricted, n_miss, allowed, n_block)
+def agreed_rates(report: Report, agreement: Agreement) -> AgreedRates:
+    return AgreedRates(
+        restricted=len(agreement.agreed_restricted),
+        misses=len(agreement.agreed_restricted.intersection(report.misses)),
+        allowed=len(agreement.agreed_allowed),
+        false_blocks=len(agreement.agreed_allowed.intersection(report.false_blocks)),
+    )

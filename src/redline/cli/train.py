@@ -114,12 +114,13 @@ def eval_cmd(
     from redline.classify.corpus import load_corpus, load_file
     from redline.classify.evaluate import evaluate, write_json, write_png
     from redline.classify.load import load_classifier
+    from redline.classify.review import load_review
     from redline.policy.pack import PackRegistry
 
     try:
         examples = load_file(data) if data else load_corpus(splits=("test",))
         packs = PackRegistry().select(policy)
-        reviewed = _load_review(review)
+        reviewed = load_review(review) if review is not None else None
         backend = load_classifier(classifier)
         result = evaluate(backend, examples, packs, policy)
     except (RedlineError, OSError) as exc:
@@ -156,12 +157,6 @@ def eval_cmd(
     err.print(f"report {report}, confusion matrix {png}")
 
 
-def _load_review(path: Path | None) -> dict[str, ReviewLine] | None:
-    from redline.classify.review import load_review
-
-    return load_review(path) if path is not None else None
-
-
 def _print_review(
     out: Console,
     result: Report,
@@ -174,10 +169,10 @@ def _print_review(
     from redline.classify.evaluate import Decisions
     from redline.classify.review import agreed_rates, compare
 
-    decisions = Decisions(packs)
-    agreement = compare(examples, reviewed, decisions)
-    rates = agreed_rates(result, examples, agreement, decisions)
-    out.print(f"review: {agreement.summary()}")
+    agreement = compare(examples, reviewed, Decisions(packs))
+    rates = agreed_rates(result, agreement)
+    summary = agreement.summary()
+    out.print(f"review: {summary}")
     if agreement.stale:
         shown = ", ".join(agreement.stale[:5])
         out.print(f"[yellow]review: {len(agreement.stale)} lines changed since review[/] ({shown})")
@@ -187,7 +182,7 @@ def _print_review(
         f"false-block rate {rates.false_block_rate:.1%} ({rates.false_blocks}/{rates.allowed})"
     )
     return {
-        "summary": agreement.summary(),
+        "summary": summary,
         "reviewed": agreement.reviewed,
         "stale": list(agreement.stale),
         "split": list(agreement.split),
