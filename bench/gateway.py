@@ -33,9 +33,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.conftest import free_port
 
 from redline.classify.load import load_classifier
+from redline.decider import Decider
 from redline.ledger.open import open_ledger
 from redline.policy.pack import PackRegistry
-from redline.service import Decider
 from redline.subject import ChatMessage, DecideRequest, Subject
 from redline.trust import TRUST_ALL
 

@@ -9,11 +9,11 @@ import pytest
 
 from redline.classify.rules import RuleClassifier
 from redline.classify.types import CategoryScore, Classification
+from redline.decider import Decider
 from redline.errors import StoreError
 from redline.ledger.sqlite import SqliteStore
 from redline.ledger.store import Sealed
 from redline.policy.pack import PackRegistry, parse_pack
-from redline.service import Decider
 from redline.subject import DecideRequest, Subject
 from redline.trust import TRUST_ALL
 

@@ -19,8 +19,8 @@ from redline.ledger.entry import LedgerEntry, commit
 from redline.ledger.note import Signer, sign
 from redline.ledger.open import open_ledger
 from redline.ledger.postgres import conninfo
-from redline.ledger.sqlite import APPEND_ONLY
 from redline.ledger.store import Sealed
+from redline.tables import APPEND_ONLY
 
 N = 20
 

@@ -9,7 +9,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
-from redline.db import make_engine, migrate, state_metadata
+from redline.db import make_engine, migrate
+from redline.tables import metadata
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
@@ -23,7 +24,7 @@ def test_migrations_match_the_table_definitions(
     with engine.connect() as conn:
         ctx = MigrationContext.configure(conn)
         assert ctx.get_current_revision() == "0002"
-        diff = compare_metadata(ctx, state_metadata())
+        diff = compare_metadata(ctx, metadata)
     assert diff == [], f"migrations and table definitions differ: {diff}"
     names = set(inspect(engine).get_table_names())
     assert {"principals", "api_keys", "approvals", "approval_votes", "parked_answers"} <= names

@@ -1,4 +1,5 @@
 """The relational state store (principals, deployments' keys, approvals): SQLAlchemy 2.
+Its tables are declared in redline.tables.
 
 `db` is a filesystem path (SQLite, the embedded default) or a SQLAlchemy URL
 (`postgresql+psycopg://...`, for several gateway workers).
@@ -9,9 +10,7 @@ from __future__ import annotations
 from importlib import resources
 from typing import Any
 
-from sqlalchemy import URL, Engine, MetaData, create_engine, event, make_url, text
-
-metadata = MetaData()
+from sqlalchemy import URL, Engine, create_engine, event, make_url, text
 
 
 def db_url(db: str) -> URL:
@@ -39,14 +38,6 @@ def make_engine(db: str) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10)
-
-
-def state_metadata() -> MetaData:
-    """The state tables' definitions (imported so they register on `metadata`)."""
-    import redline.approvals.tables
-    import redline.auth.store  # noqa: F401
-
-    return metadata
 
 
 def migrate(engine: Engine) -> None:

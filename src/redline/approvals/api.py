@@ -27,7 +27,10 @@ class Grant:
     token: str  # the signed action token for the effector
 
 
-class Approvals(Protocol):
+class ApprovalGate(Protocol):
+    """What the decide path needs of the approval workflow: open an approval for a hold,
+    and check the grant a resumed request names."""
+
     def open_for_hold(self, decision: Decision, subject: Subject, requester: Principal) -> str:
         """Create (durably, with a ledger event) the approval request for a hold; its id."""
         ...

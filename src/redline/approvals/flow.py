@@ -10,15 +10,13 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
+from redline.approvals.api import ApprovalGate
 from redline.auth.principal import Principal
+from redline.decider import Decider
 from redline.decision import Decision
 from redline.errors import StoreError
 from redline.subject import DecideRequest, PrincipalRef
-
-if TYPE_CHECKING:
-    from redline.gateway.services import Services
 
 log = logging.getLogger("redline.approvals")
 
@@ -33,12 +31,17 @@ def bind(request: DecideRequest, principal: Principal) -> DecideRequest:
 
 
 def decide_with_approvals(
-    services: Services, request: DecideRequest, principal: Principal, approval_id: str | None
+    decider: Decider,
+    approvals: ApprovalGate,
+    request: DecideRequest,
+    principal: Principal,
+    approval_id: str | None,
 ) -> Decision:
+    """Decide `request` for `principal` with the deployment's `decider`; resume the
+    approval `approval_id` when given, open one for a releasable hold otherwise."""
     request = bind(request, principal)
-    decider = services.decider(principal.deployment)
     if approval_id:
-        grant = services.approvals.grant_for(approval_id, request.subject(), principal)
+        grant = approvals.grant_for(approval_id, request.subject(), principal)
         decision = decider.decide(request, approvals=grant.roles)
         decision.approval_id = grant.approval_id
         if decision.decision == "allow":
@@ -52,9 +55,7 @@ def decide_with_approvals(
         and decision.ledger_index is not None
     ):
         try:
-            decision.approval_id = services.approvals.open_for_hold(
-                decision, request.subject(), principal
-            )
+            decision.approval_id = approvals.open_for_hold(decision, request.subject(), principal)
         except StoreError:
             log.error("could not open an approval for a hold; the hold stands")
     return decision

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-State = Literal["pending", "approved", "rejected", "expired"]
+
+class ApprovalState(StrEnum):
+    """An approval is pending until decided or expired; only `approved` grants anything."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
 
 
 class Vote(BaseModel):
@@ -23,7 +31,7 @@ class ApprovalSummary(BaseModel):
     requester: str
     subject_hash: str
     kind: str
-    state: State
+    state: ApprovalState
     roles_required: list[str]
     approvers_needed: int
     approvals_so_far: int

@@ -1,49 +1,54 @@
-"""The approval workflow, stored with SQLAlchemy Core on redline.db.metadata.
+"""The approval workflow's write side, stored with SQLAlchemy Core on redline.tables.
 
 Every state change is one conditional UPDATE (`... WHERE state = 'pending'`) inside a
 transaction, so concurrent deciders cannot both win; every transition is then appended to
 the ledger as `approval.<event>` referring to the held decision. An approval whose
-`approval.approved` event is not on the ledger grants nothing (fail closed).
+`approval.approved` event is not on the ledger grants nothing (fail closed). The read
+side is in queries.py.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import secrets
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import (
-    Connection,
-    Engine,
-    Row,
-    insert,
-    select,
-    update,
-)
+from sqlalchemy import Engine, Row, insert, select, update
 
 from redline.approvals.api import Grant
+from redline.approvals.events import approval_entry
+from redline.approvals.hold import hold_terms, hold_values
 from redline.approvals.models import (
     ApprovalDetail,
+    ApprovalState,
     ApprovalStats,
     ApprovalSummary,
     RedeemResult,
-    Vote,
+)
+from redline.approvals.queries import (
+    approval_detail,
+    approval_summaries,
+    check_may_decide,
+    check_visible,
+    fetch_row,
+    load_row,
+    required_roles,
 )
 from redline.approvals.stats import approval_stats
-from redline.approvals.tables import approvals_table, votes_table
 from redline.approvals.token import (
+    IssuedToken,
     check_not_expired,
+    issue_action_token,
     public_pem,
-    sign_action_token,
     signed_payload,
     verify_action_token,
 )
-from redline.auth.principal import Principal
+from redline.approvals.voting import Outcome, approve_votes, cast_vote
+from redline.auth.principal import Principal, parse_roles
+from redline.clock import utcnow
 from redline.db import make_engine, migrate
 from redline.decision import Decision
 from redline.errors import (
@@ -53,37 +58,18 @@ from redline.errors import (
     StoreError,
     VerificationError,
 )
-from redline.ledger.entry import DecidedByRef, LedgerEntry
 from redline.ledger.store import DecisionStore, Sealed
 from redline.settings import Settings
 from redline.subject import Subject
+from redline.tables import approvals_table
 
 log = logging.getLogger("redline.approvals")
 
-_A = approvals_table
-_V = votes_table
 DECIDER_ROLES = ("approver", "commander")
 
 
-def _utc(t: float) -> str:
-    import datetime as dt
-
-    return (
-        dt.datetime.fromtimestamp(t, dt.UTC)
-        .isoformat(timespec="microseconds")
-        .replace("+00:00", "Z")
-    )
-
-
-@dataclass
-class _Outcome:
-    event: str | None = None  # ledger event to append after commit
-    error: Exception | None = None
-    detail: dict[str, Any] | None = None
-
-
 class ApprovalService:
-    """Implements redline.approvals.api.Approvals, plus the approver-facing operations."""
+    """Implements redline.approvals.api.ApprovalGate, plus the approver-facing operations."""
 
     def __init__(
         self,
@@ -102,7 +88,6 @@ class ApprovalService:
     def public_key_pem(self) -> str:
         return public_pem(self.public_key).decode("ascii")
 
-    # -- ledger ---------------------------------------------------------------------
     def _ledger(
         self,
         event: str,
@@ -111,150 +96,98 @@ class ApprovalService:
         now: float,
         detail: dict[str, Any] | None = None,
     ) -> int:
-        entry = LedgerEntry(
-            kind=f"approval.{event}",
-            time=_utc(now),
-            deployment=row.deployment,
-            principal=actor,
-            subject_hash=row.subject_hash,
-            categories={k: round(v, 6) for k, v in json.loads(row.categories).items() if v > 0},
-            decided_by=[
-                DecidedByRef(
-                    policy=d["policy"],
-                    rule=d["rule"],
-                    effect=d["effect"],
-                    category=d.get("category"),
-                )
-                for d in json.loads(row.decided_by)
-            ]
-            if event == "opened"
-            else [],
-            refers_to=row.decision_index,
-            detail={"approval_id": row.id, **(detail or {})},
-        )
+        entry = approval_entry(event, row, actor, now, detail)
         try:
             return self.store.append_many([Sealed(entry)])[0]
         except Exception as exc:
             log.error("ledger write failed for approval.%s: %s", event, type(exc).__name__)
             raise StoreError("the approval event could not be recorded on the ledger") from exc
 
-    def _row(self, conn: Connection, approval_id: str) -> Row[Any] | None:
-        return conn.execute(select(_A).where(_A.c.id == approval_id)).first()
-
-    # -- the Approvals protocol -----------------------------------------------------
+    # -- the ApprovalGate protocol ------------------------------------------------------
     def open_for_hold(self, decision: Decision, subject: Subject, requester: Principal) -> str:
-        release = decision.release
-        roles = sorted(set(release.roles)) if release and release.roles else ["approver"]
-        config = self.settings.deployments.get(requester.deployment)
-        two = set(config.two_person_rules) if config else set()
-        rules = {d.rule for d in decision.decided_by} | {
-            f"{d.policy}:{d.rule}" for d in decision.decided_by
-        }
-        needed = 2 if rules & two else 1
-        ttl = (config.approval_ttl_s if config else None) or self.settings.approval_ttl_s
+        terms = hold_terms(decision, requester, self.settings)
         now = time.time()
         approval_id = "ap_" + secrets.token_hex(12)
-        values = dict(
-            id=approval_id,
-            deployment=requester.deployment,
-            requester=requester.id,
-            subject_hash=subject.content_hash(),
-            kind=subject.kind,
-            content=json.dumps(subject.content_json(), ensure_ascii=False),
-            categories=json.dumps({k: v for k, v in decision.categories.items() if v > 0}),
-            decided_by=json.dumps([d.model_dump(mode="json") for d in decision.decided_by]),
-            evidence=json.dumps([e.model_dump(mode="json") for e in decision.evidence]),
-            release=json.dumps(release.model_dump(mode="json") if release else None),
-            reason=decision.reason,
-            roles_required=",".join(roles),
-            approvers_needed=needed,
-            decision_index=decision.ledger_index,
-            state="pending",
-            created_at=now,
-            expires_at=now + ttl,
-            version=0,
-        )
+        values = hold_values(approval_id, decision, subject, requester, terms, now)
         with self.engine.begin() as conn:
-            conn.execute(insert(_A).values(**values))
-            row = self._row(conn, approval_id)
+            conn.execute(insert(approvals_table).values(**values))
+            row = fetch_row(conn, approval_id)
         assert row is not None
+        detail = {
+            "roles_required": terms.roles,
+            "approvers_needed": terms.needed,
+            "expires": utcnow(now + terms.ttl_s),
+        }
         try:
-            self._ledger(
-                "opened",
-                row,
-                requester.id,
-                now,
-                {"roles_required": roles, "approvers_needed": needed, "expires": _utc(now + ttl)},
-            )
+            self._ledger("opened", row, requester.id, now, detail)
         except StoreError:
             with self.engine.begin() as conn:  # no approval without its ledger record
-                conn.execute(_A.delete().where(_A.c.id == approval_id))
+                conn.execute(approvals_table.delete().where(approvals_table.c.id == approval_id))
             raise
         return approval_id
 
     def grant_for(self, approval_id: str, subject: Subject, requester: Principal) -> Grant:
         now = time.time()
         subject_hash = subject.content_hash()
+        table = approvals_table
         with self.engine.begin() as conn:
             done = conn.execute(
-                update(_A)
+                update(table)
                 .where(
-                    _A.c.id == approval_id,
-                    _A.c.state == "approved",
-                    _A.c.resumed_at.is_(None),
-                    _A.c.redeemed_at.is_(None),
-                    _A.c.requester == requester.id,
-                    _A.c.deployment == requester.deployment,
-                    _A.c.subject_hash == subject_hash,
-                    _A.c.event_index.is_not(None),
-                    _A.c.not_after >= int(now),
+                    table.c.id == approval_id,
+                    table.c.state == ApprovalState.APPROVED,
+                    table.c.resumed_at.is_(None),
+                    table.c.redeemed_at.is_(None),
+                    table.c.requester == requester.id,
+                    table.c.deployment == requester.deployment,
+                    table.c.subject_hash == subject_hash,
+                    table.c.event_index.is_not(None),
+                    table.c.not_after >= int(now),
                 )
                 .values(resumed_at=now)
             ).rowcount
-            row = self._row(conn, approval_id)
-            votes = conn.execute(
-                select(_V).where(_V.c.approval_id == approval_id, _V.c.vote == "approve")
-            ).all()
+            row = fetch_row(conn, approval_id)
+            votes = approve_votes(conn, approval_id)
         if row is None or row.deployment != requester.deployment:
             raise NotFoundError(f"no approval {approval_id!r}")
         if not done:
-            self._expire_if_due(row, now)
-            if row.requester != requester.id:
-                raise ForbiddenError("this approval was requested by another principal")
-            if row.subject_hash != subject_hash:
-                raise ForbiddenError(
-                    "this approval is for a different request (the content differs)"
-                )
-            if row.state == "pending":
-                state = "expired" if row.expires_at <= now else "pending"
-                raise ConflictError(f"approval {approval_id} is {state}: not approved")
-            if row.state != "approved":
-                raise ConflictError(f"approval {approval_id} was {row.state}")
-            if row.event_index is None:
-                # Approved while the ledger was failing: record it now (StoreError while it
-                # still fails, and nothing is granted), then grant as usual.
-                self._record_late(row, votes)
-                return self.grant_for(approval_id, subject, requester)
-            if row.resumed_at is not None or row.redeemed_at is not None:
-                raise ConflictError(f"approval {approval_id} was already used")
-            raise ConflictError(f"the action token of approval {approval_id} has expired")
+            self._refuse_grant(row, votes, subject_hash, requester, now)
+            # Approved while the ledger was failing: now recorded, so grant as usual.
+            return self.grant_for(approval_id, subject, requester)
         self._ledger("resumed", row, requester.id, now)
-        required = set(row.roles_required.split(","))
-        roles = frozenset(r for v in votes for r in v.roles.split(",") if r in required)
+        required = required_roles(row)
+        roles = frozenset(r for v in votes for r in parse_roles(v.roles) if r in required)
         return Grant(approval_id=approval_id, roles=roles, token=row.token)
 
-    # -- deciding -------------------------------------------------------------------
-    def _may_see(self, principal: Principal, row: Row[Any]) -> None:
-        if not principal.is_admin and principal.deployment != row.deployment:
-            raise NotFoundError(f"no approval {row.id!r}")  # another deployment's: not revealed
-        required = set(row.roles_required.split(","))
-        if principal.is_admin or principal.has_role("auditor") or principal.id == row.requester:
+    def _refuse_grant(
+        self,
+        row: Row[Any],
+        votes: Sequence[Row[Any]],
+        subject_hash: str,
+        requester: Principal,
+        now: float,
+    ) -> None:
+        """Raise why an approval grants nothing to this resume; return only after recording
+        the `approved` event of an approval that committed while the ledger was failing
+        (StoreError while it still fails, and nothing is granted)."""
+        self._expire_if_due(row, now)
+        if row.requester != requester.id:
+            raise ForbiddenError("this approval was requested by another principal")
+        if row.subject_hash != subject_hash:
+            raise ForbiddenError("this approval is for a different request (the content differs)")
+        if row.state == ApprovalState.PENDING:
+            state = "expired" if row.expires_at <= now else "pending"
+            raise ConflictError(f"approval {row.id} is {state}: not approved")
+        if row.state != ApprovalState.APPROVED:
+            raise ConflictError(f"approval {row.id} was {row.state}")
+        if row.event_index is None:
+            self._record_late(row, votes)
             return
-        if not principal.roles & required:
-            raise ForbiddenError(
-                f"deciding this approval needs the role {' and '.join(sorted(required))}"
-            )
+        if row.resumed_at is not None or row.redeemed_at is not None:
+            raise ConflictError(f"approval {row.id} was already used")
+        raise ConflictError(f"the action token of approval {row.id} has expired")
 
+    # -- deciding -------------------------------------------------------------------
     def _record_late(self, row: Row[Any], votes: Sequence[Row[Any]]) -> None:
         """Record the `approved` event of an approval that committed while the ledger was
         failing, at the approval's own time and by its last approver, as it would have been."""
@@ -264,19 +197,22 @@ class ApprovalService:
         index = self._ledger("approved", row, last, row.decided_at, detail)
         with self.engine.begin() as conn:
             conn.execute(
-                update(_A)
-                .where(_A.c.id == row.id, _A.c.event_index.is_(None))
+                update(approvals_table)
+                .where(approvals_table.c.id == row.id, approvals_table.c.event_index.is_(None))
                 .values(event_index=index)
             )
 
     def _expire_if_due(self, row: Row[Any], now: float) -> bool:
-        if row.state != "pending" or row.expires_at > now:
+        if row.state != ApprovalState.PENDING or row.expires_at > now:
             return False
         with self.engine.begin() as conn:
             done = conn.execute(
-                update(_A)
-                .where(_A.c.id == row.id, _A.c.state == "pending")
-                .values(state="expired", decided_at=now)
+                update(approvals_table)
+                .where(
+                    approvals_table.c.id == row.id,
+                    approvals_table.c.state == ApprovalState.PENDING,
+                )
+                .values(state=ApprovalState.EXPIRED, decided_at=now)
             ).rowcount
         if done:
             self._ledger("expired", row, "redline", now)
@@ -286,7 +222,10 @@ class ApprovalService:
         now = time.time()
         with self.engine.connect() as conn:
             rows = conn.execute(
-                select(_A).where(_A.c.state == "pending", _A.c.expires_at <= now)
+                select(approvals_table).where(
+                    approvals_table.c.state == ApprovalState.PENDING,
+                    approvals_table.c.expires_at <= now,
+                )
             ).all()
         return sum(self._expire_if_due(r, now) for r in rows)
 
@@ -300,112 +239,68 @@ class ApprovalService:
         self, approval_id: str, principal: Principal, vote: str, text: str
     ) -> ApprovalDetail:
         now = time.time()
-        out = _Outcome()
+        out = Outcome()
+        table = approvals_table
         with self.engine.begin() as conn:
             # Lock the row first (PostgreSQL row lock, SQLite write lock): deciders serialise.
             locked = conn.execute(
-                update(_A)
-                .where(_A.c.id == approval_id, _A.c.state == "pending")
-                .values(version=_A.c.version + 1)
+                update(table)
+                .where(table.c.id == approval_id, table.c.state == ApprovalState.PENDING)
+                .values(version=table.c.version + 1)
             ).rowcount
-            row = self._row(conn, approval_id)
+            row = fetch_row(conn, approval_id)
             if row is None:
                 raise NotFoundError(f"no approval {approval_id!r}")
-            self._may_see(principal, row)
-            required = set(row.roles_required.split(","))
-            if not principal.roles & required:
-                raise ForbiddenError(
-                    f"deciding this approval needs the role {' and '.join(sorted(required))}"
-                )
+            check_visible(principal, row)
+            required = required_roles(row)
+            check_may_decide(principal, required)
             if principal.id == row.requester:
                 raise ForbiddenError("nobody decides on their own request")
             if not locked:
                 raise ConflictError(f"approval {approval_id} is already {row.state}")
             if row.expires_at <= now:
                 conn.execute(
-                    update(_A).where(_A.c.id == approval_id).values(state="expired", decided_at=now)
+                    update(table)
+                    .where(table.c.id == approval_id)
+                    .values(state=ApprovalState.EXPIRED, decided_at=now)
                 )
-                out = _Outcome("expired", ConflictError(f"approval {approval_id} has expired"))
+                out = Outcome("expired", ConflictError(f"approval {approval_id} has expired"))
             else:
-                out = self._vote(conn, row, principal, vote, text, now)
+                out = cast_vote(conn, row, required, principal, vote, text, now, self._issue)
         if out.event:
-            row = self._get_row(approval_id)
-            actor = "redline" if out.event == "expired" else principal.id
-            index = self._ledger(out.event, row, actor, now, out.detail)
-            if out.event == "approved":
-                with self.engine.begin() as conn:
-                    conn.execute(update(_A).where(_A.c.id == approval_id).values(event_index=index))
+            self._record_outcome(approval_id, principal, out, now)
         if out.error:
             raise out.error
         return self.detail(approval_id, principal)
 
-    def _vote(
-        self,
-        conn: Connection,
-        row: Row[Any],
-        principal: Principal,
-        vote: str,
-        text: str,
-        now: float,
-    ) -> _Outcome:
-        required = set(row.roles_required.split(","))
-        if conn.execute(
-            select(_V.c.approver).where(_V.c.approval_id == row.id, _V.c.approver == principal.id)
-        ).first():
-            raise ConflictError(
-                "you have already decided on this approval; "
-                "the two-person rule needs a different approver"
-            )
-        roles = ",".join(sorted(principal.roles & required))
-        conn.execute(
-            insert(_V).values(
-                approval_id=row.id,
-                approver=principal.id,
-                roles=roles,
-                vote=vote,
-                at=now,
-                comment=text[:2000],
-            )
+    def _record_outcome(
+        self, approval_id: str, principal: Principal, out: Outcome, now: float
+    ) -> None:
+        """Append the decision's ledger event; an approval grants once its event is there."""
+        assert out.event is not None
+        row = load_row(self.engine, approval_id)
+        actor = "redline" if out.event == "expired" else principal.id
+        index = self._ledger(out.event, row, actor, now, out.detail)
+        if out.event == "approved":
+            with self.engine.begin() as conn:
+                conn.execute(
+                    update(approvals_table)
+                    .where(approvals_table.c.id == approval_id)
+                    .values(event_index=index)
+                )
+
+    def _issue(self, row: Row[Any], approvers: list[str], now: float) -> IssuedToken:
+        """The action token of an approval just granted."""
+        return issue_action_token(
+            approval_id=row.id,
+            action_hash=row.subject_hash,
+            requester=row.requester,
+            deployment=row.deployment,
+            approvers=approvers,
+            now=now,
+            ttl_s=self.settings.token_ttl_s,
+            key=self.signing_key,
         )
-        if vote == "reject":
-            conn.execute(
-                update(_A)
-                .where(_A.c.id == row.id)
-                .values(state="rejected", decided_at=now, reject_reason=text[:2000])
-            )
-            return _Outcome("rejected", detail={"approver": principal.id, "reason": text[:1000]})
-        votes = conn.execute(
-            select(_V).where(_V.c.approval_id == row.id, _V.c.vote == "approve")
-        ).all()
-        covered = {r for v in votes for r in v.roles.split(",") if r}
-        if len(votes) < row.approvers_needed or not required <= covered:
-            return _Outcome(
-                "vote",
-                detail={
-                    "approver": principal.id,
-                    "approvals": len(votes),
-                    "needed": row.approvers_needed,
-                },
-            )
-        approvers = sorted(v.approver for v in votes)
-        not_after = int(now) + self.settings.token_ttl_s
-        token = sign_action_token(
-            {
-                "approval_id": row.id,
-                "action_hash": row.subject_hash,
-                "requester": row.requester,
-                "deployment": row.deployment,
-                "approvers": approvers,
-                "not_after": not_after,
-            },
-            self.signing_key,
-        )
-        conn.execute(
-            update(_A)
-            .where(_A.c.id == row.id)
-            .values(state="approved", decided_at=now, token=token, not_after=not_after)
-        )
-        return _Outcome("approved", detail={"approvers": approvers, "not_after": not_after})
 
     def redeem(
         self,
@@ -426,18 +321,19 @@ class ApprovalService:
         if not principal.is_admin and payload["deployment"] != principal.deployment:
             raise NotFoundError(f"no approval {approval_id!r}")
         now = time.time()
+        table = approvals_table
         with self.engine.begin() as conn:
             done = conn.execute(
-                update(_A)
+                update(table)
                 .where(
-                    _A.c.id == approval_id,
-                    _A.c.state == "approved",
-                    _A.c.redeemed_at.is_(None),
-                    _A.c.token == token,
+                    table.c.id == approval_id,
+                    table.c.state == ApprovalState.APPROVED,
+                    table.c.redeemed_at.is_(None),
+                    table.c.token == token,
                 )
                 .values(redeemed_at=now)
             ).rowcount
-            row = self._row(conn, approval_id)
+            row = fetch_row(conn, approval_id)
         if row is None:
             raise NotFoundError(f"no approval {approval_id!r}")
         if not done:
@@ -445,93 +341,20 @@ class ApprovalService:
         self._ledger("redeemed", row, principal.id, now)
         return RedeemResult(redeemed=True, approval_id=approval_id, payload=payload)
 
-    # -- reading --------------------------------------------------------------------
-    def _get_row(self, approval_id: str) -> Row[Any]:
-        with self.engine.connect() as conn:
-            row = self._row(conn, approval_id)
-        if row is None:
-            raise NotFoundError(f"no approval {approval_id!r}")
-        return row
-
-    def _summary(self, row: Row[Any], n_approvals: int) -> dict[str, Any]:
-        return dict(
-            id=row.id,
-            deployment=row.deployment,
-            requester=row.requester,
-            subject_hash=row.subject_hash,
-            kind=row.kind,
-            state=row.state,
-            roles_required=row.roles_required.split(","),
-            approvers_needed=row.approvers_needed,
-            approvals_so_far=n_approvals,
-            categories=json.loads(row.categories),
-            decided_by=json.loads(row.decided_by),
-            decision_index=row.decision_index,
-            created_at=row.created_at,
-            expires_at=row.expires_at,
-            decided_at=row.decided_at,
-            redeemed=row.redeemed_at is not None,
-        )
-
+    # -- reading (queries.py), after expiring what is due ------------------------------
     def detail(self, approval_id: str, principal: Principal) -> ApprovalDetail:
-        row = self._get_row(approval_id)
-        self._may_see(principal, row)
+        row = load_row(self.engine, approval_id)
+        check_visible(principal, row)
         if self._expire_if_due(row, time.time()):
-            row = self._get_row(approval_id)
-        with self.engine.connect() as conn:
-            votes = conn.execute(
-                select(_V).where(_V.c.approval_id == approval_id).order_by(_V.c.at)
-            ).all()
-        n = sum(v.vote == "approve" for v in votes)
-        mine = principal.id == row.requester and row.event_index is not None
-        return ApprovalDetail(
-            **self._summary(row, n),
-            reason=row.reason,
-            evidence=json.loads(row.evidence),
-            release=json.loads(row.release),
-            content=json.loads(row.content),
-            votes=[
-                Vote(
-                    approver=v.approver,
-                    roles=v.roles.split(","),
-                    vote=v.vote,
-                    at=v.at,
-                    comment=v.comment,
-                )
-                for v in votes
-            ],
-            reject_reason=row.reject_reason,
-            action_token=row.token if mine else None,
-        )
+            row = load_row(self.engine, approval_id)
+        return approval_detail(self.engine, row, principal)
 
-    def list(
+    def summaries(
         self, principal: Principal, state: str | None = "pending", deployment: str | None = None
     ) -> list[ApprovalSummary]:
+        """The approvals the caller may see, in `state` (all when None)."""
         self.expire_due()
-        q = select(_A).order_by(_A.c.created_at)
-        if not principal.is_admin:
-            q = q.where(_A.c.deployment == principal.deployment)
-        elif deployment:
-            q = q.where(_A.c.deployment == deployment)
-        if state:
-            q = q.where(_A.c.state == state)
-        with self.engine.connect() as conn:
-            rows = conn.execute(q.limit(1000)).all()
-            counts: dict[str, int] = {}
-            for v in conn.execute(
-                select(_V.c.approval_id).where(
-                    _V.c.vote == "approve", _V.c.approval_id.in_([r.id for r in rows])
-                )
-            ):
-                counts[v.approval_id] = counts.get(v.approval_id, 0) + 1
-        out = []
-        for row in rows:
-            try:
-                self._may_see(principal, row)
-            except (ForbiddenError, NotFoundError):
-                continue
-            out.append(ApprovalSummary(**self._summary(row, counts.get(row.id, 0))))
-        return out
+        return approval_summaries(self.engine, principal, state, deployment)
 
     def stats(self, principal: Principal, deployment: str | None = None) -> ApprovalStats:
         """Human-control signals (see stats.approval_stats)."""

@@ -8,19 +8,20 @@ from typing import Any
 
 from sqlalchemy import Engine, and_, select
 
-from redline.approvals.models import ApprovalStats, ApproverStats
-from redline.approvals.tables import approvals_table as _A
-from redline.approvals.tables import votes_table as _V
+from redline.approvals.models import ApprovalState, ApprovalStats, ApproverStats
+from redline.tables import approvals_table, votes_table
 
 
 def approval_stats(engine: Engine, scope: str | None, min_review_s: float) -> ApprovalStats:
     """Statistics over one deployment's approvals (`scope`), or all when None."""
     with engine.connect() as conn:
-        q = select(_A)
-        vq = select(_V, _A.c.created_at, _A.c.deployment).join(_A, _A.c.id == _V.c.approval_id)
+        q = select(approvals_table)
+        vq = select(votes_table, approvals_table.c.created_at, approvals_table.c.deployment).join(
+            approvals_table, approvals_table.c.id == votes_table.c.approval_id
+        )
         if scope:
-            q = q.where(_A.c.deployment == scope)
-            vq = vq.where(and_(_A.c.deployment == scope))
+            q = q.where(approvals_table.c.deployment == scope)
+            vq = vq.where(and_(approvals_table.c.deployment == scope))
         rows = conn.execute(q).all()
         votes = conn.execute(vq).all()
     by_state: dict[str, int] = {}
@@ -29,7 +30,7 @@ def approval_stats(engine: Engine, scope: str | None, min_review_s: float) -> Ap
     waits = sorted(
         r.decided_at - r.created_at
         for r in rows
-        if r.decided_at is not None and r.state in ("approved", "rejected")
+        if r.decided_at is not None and r.state in (ApprovalState.APPROVED, ApprovalState.REJECTED)
     )
     minimum = min_review_s
     per: dict[str, list[Any]] = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 ROLES: tuple[str, ...] = ("requester", "approver", "commander", "auditor", "admin")
@@ -20,3 +21,12 @@ class Principal:
 
     def has_role(self, role: str) -> bool:
         return role in self.roles
+
+
+def parse_roles(stored: str) -> tuple[str, ...]:
+    """Roles as the state tables store them: comma-separated, sorted."""
+    return tuple(r for r in stored.split(",") if r)
+
+
+def join_roles(roles: Iterable[str]) -> str:
+    return ",".join(sorted(roles))

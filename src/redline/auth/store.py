@@ -1,4 +1,4 @@
-"""Principals and their API keys, in the relational state store (redline.db.metadata).
+"""Principals and their API keys, in the relational state store (redline.tables).
 
 A key is `rl_<keyid>_<secret>`: the key id (public, 16 hex) finds the row, the secret
 (256 random bits) is checked against a salted SHA-256 with a constant-time comparison.
@@ -24,13 +24,8 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
-    Column,
     Connection,
     Engine,
-    Float,
-    ForeignKey,
-    String,
-    Table,
     bindparam,
     func,
     insert,
@@ -39,30 +34,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from redline.auth.principal import ROLES, Principal
-from redline.db import make_engine, metadata, migrate
+from redline.auth.principal import ROLES, Principal, join_roles, parse_roles
+from redline.db import make_engine, migrate
 from redline.errors import AuthError, ConflictError, InputError, NotFoundError
-
-principals_table = Table(
-    "principals",
-    metadata,
-    Column("id", String(128), primary_key=True),
-    Column("deployment", String(128), nullable=False, index=True),
-    Column("roles", String(256), nullable=False),  # comma-separated
-    Column("created_at", Float, nullable=False),
-    Column("revoked_at", Float, nullable=True),
-)
-
-api_keys_table = Table(
-    "api_keys",
-    metadata,
-    Column("key_id", String(32), primary_key=True),
-    Column("principal_id", String(128), ForeignKey("principals.id"), nullable=False, index=True),
-    Column("salt", String(64), nullable=False),
-    Column("digest", String(64), nullable=False),
-    Column("created_at", Float, nullable=False),
-    Column("revoked_at", Float, nullable=True),
-)
+from redline.tables import api_keys_table, principals_table
 
 # Built once: constructing the statement cost more than running it (every request runs it).
 _KEY_LOOKUP = (
@@ -140,7 +115,7 @@ def _check(row: _KeyRow | None, secret: str) -> Principal:
     if row is None or not ok or row.revoked_at is not None or row.p_rev is not None:
         raise AuthError("invalid API key")
     return Principal(
-        id=row.id, name=row.id, roles=frozenset(row.roles.split(",")), deployment=row.deployment
+        id=row.id, name=row.id, roles=frozenset(parse_roles(row.roles)), deployment=row.deployment
     )
 
 
@@ -195,7 +170,7 @@ class PrincipalStore:
                     insert(principals_table).values(
                         id=name,
                         deployment=deployment,
-                        roles=",".join(sorted(role_set)),
+                        roles=join_roles(role_set),
                         created_at=now,
                         revoked_at=None,
                     )
@@ -274,7 +249,7 @@ class PrincipalStore:
             PrincipalInfo(
                 r.id,
                 r.deployment,
-                tuple(r.roles.split(",")),
+                parse_roles(r.roles),
                 r.created_at,
                 r.revoked_at is not None,
                 tuple(by.get(r.id, [])),
@@ -295,7 +270,7 @@ class PrincipalStore:
             ).first()
         if row is None:
             raise NotFoundError(f"no principal {name!r}")
-        return Principal(row.id, row.id, frozenset(row.roles.split(",")), row.deployment)
+        return Principal(row.id, row.id, frozenset(parse_roles(row.roles)), row.deployment)
 
     # -- authentication -------------------------------------------------------------
     def authenticate(self, key: str) -> Principal:

@@ -12,9 +12,9 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from redline.decider import Decider
 from redline.decision import Decision
 from redline.gateway.errors import error_body
-from redline.service import Decider
 from redline.subject import DecideRequest
 
 BATCH = 256

@@ -73,9 +73,9 @@ def check(
     """Decide on TEXT (explained), or on every line of --jsonl (one JSON answer a line)."""
     from redline.classify.load import load_classifier
     from redline.cli.check import explain, run_jsonl
+    from redline.decider import Decider
     from redline.gateway.services import open_store
     from redline.policy.pack import PackRegistry
-    from redline.service import Decider
     from redline.subject import DecideRequest
     from redline.trust import TRUST_ALL
 

@@ -9,9 +9,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from redline import __version__
-from redline.gateway import approval_routes, decide, errors, ledger_routes, security
-from redline.gateway.chat import routes as chat_routes
+from redline.gateway import errors, security
 from redline.gateway.guard import BodyGuard
+from redline.gateway.routes import approvals, chat, decide, ledger
 from redline.gateway.services import Services, build_services
 from redline.settings import Settings
 
@@ -23,7 +23,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
-        await chat_routes.close(app)
+        await chat.close(app)
         services.close()
 
     app = FastAPI(
@@ -35,9 +35,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.state.services = services
     errors.install(app)
     app.include_router(decide.router)
-    app.include_router(approval_routes.router)
-    app.include_router(ledger_routes.router)
-    chat_routes.install(app, settings, services)
+    app.include_router(approvals.router)
+    app.include_router(ledger.router)
+    chat.install(app, settings, services)
     app.add_middleware(
         BodyGuard, max_bytes=settings.max_body_bytes, max_depth=settings.max_json_depth
     )

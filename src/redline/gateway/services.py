@@ -12,6 +12,7 @@ from redline.auth.store import PrincipalStore
 from redline.classify.load import load_classifier
 from redline.classify.types import Classifier
 from redline.db import make_engine
+from redline.decider import Decider
 from redline.errors import NotFoundError
 from redline.gateway.security import RateLimiter
 from redline.ledger.checkpoint import Checkpointer, checkpointer_from_env
@@ -19,7 +20,6 @@ from redline.ledger.open import open_ledger
 from redline.ledger.store import DecisionStore, LedgerStore
 from redline.policy.engine import PackEvaluator
 from redline.policy.pack import PackRegistry
-from redline.service import Decider
 from redline.settings import Settings
 from redline.trust import Trust
 

@@ -12,23 +12,21 @@ from typing import Any
 
 import psycopg
 
+from redline.clock import utcnow
 from redline.errors import StoreError
 from redline.ledger.content import load_content_key
 from redline.ledger.merkle import Frontier
-from redline.ledger.sqlite import APPEND_ONLY, SCAN_CHUNK, utcnow
-from redline.ledger.store import LedgerStore, Pending, node_id, number
+from redline.ledger.store import SCAN_CHUNK, LedgerStore, Pending, node_id, number
 from redline.ledger.writer import BatchWriter
+from redline.tables import APPEND_ONLY, ledger_ddl
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS ledger_entries (idx BIGINT PRIMARY KEY, body BYTEA NOT NULL);
-CREATE TABLE IF NOT EXISTS ledger_nodes (id BIGINT PRIMARY KEY, hash BYTEA NOT NULL);
-CREATE TABLE IF NOT EXISTS ledger_content (idx BIGINT PRIMARY KEY, body BYTEA NOT NULL);
-CREATE TABLE IF NOT EXISTS ledger_checkpoints (
-  id BIGSERIAL PRIMARY KEY, size BIGINT NOT NULL, root BYTEA NOT NULL, note TEXT NOT NULL,
-  time TEXT NOT NULL);
+SCHEMA = (
+    ledger_ddl("postgresql")
+    + """
 CREATE OR REPLACE FUNCTION ledger_append_only() RETURNS trigger LANGUAGE plpgsql AS
   $$ BEGIN RAISE EXCEPTION 'the ledger is append-only'; END $$;
 """
+)
 TRIGGERS = "".join(
     f"CREATE OR REPLACE TRIGGER {t}_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON {t} "
     "FOR EACH STATEMENT EXECUTE FUNCTION ledger_append_only();\n"
@@ -115,7 +113,7 @@ class PostgresStore(LedgerStore):
                 self._write_db.execute(
                     "INSERT INTO ledger_checkpoints (size, root, note, time) "
                     "VALUES (%s, %s, %s, %s)",
-                    (size, root, note, utcnow()),
+                    (size, root, note, utcnow(timespec="seconds")),
                 )
 
         self._writer.call(write)

@@ -8,30 +8,21 @@ WAL, and with it every frame before its own."""
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+from redline.clock import utcnow
 from redline.errors import StoreError
 from redline.ledger.content import load_content_key
 from redline.ledger.merkle import Frontier
-from redline.ledger.store import LedgerStore, Pending, number
+from redline.ledger.store import SCAN_CHUNK, LedgerStore, Pending, number
 from redline.ledger.writer import BatchWriter
+from redline.tables import APPEND_ONLY, ledger_ddl
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS ledger_entries (idx INTEGER PRIMARY KEY, body BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS ledger_nodes (id INTEGER PRIMARY KEY, hash BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS ledger_content (idx INTEGER PRIMARY KEY, body BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS ledger_checkpoints (
-  id INTEGER PRIMARY KEY, size INTEGER NOT NULL, root BLOB NOT NULL, note TEXT NOT NULL,
-  time TEXT NOT NULL);
-"""
-# The log, its nodes and its checkpoints never change; content may be erased (the commitment
-# stays in the log).
-APPEND_ONLY = ("ledger_entries", "ledger_nodes", "ledger_checkpoints")
+SCHEMA = ledger_ddl("sqlite")
 TRIGGERS = "".join(
     f"""
 CREATE TRIGGER IF NOT EXISTS {t}_no_update BEFORE UPDATE ON {t}
@@ -40,11 +31,6 @@ CREATE TRIGGER IF NOT EXISTS {t}_no_delete BEFORE DELETE ON {t}
   BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;"""
     for t in APPEND_ONLY
 )
-SCAN_CHUNK = 20_000
-
-
-def utcnow() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def connect(path: str) -> sqlite3.Connection:
@@ -135,7 +121,7 @@ class SqliteStore(LedgerStore):
         def write() -> None:
             self._db.execute(
                 "INSERT INTO ledger_checkpoints (size, root, note, time) VALUES (?, ?, ?, ?)",
-                (size, root, note, utcnow()),
+                (size, root, note, utcnow(timespec="seconds")),
             )
 
         self._writer.call(write)

@@ -21,6 +21,8 @@ from redline.ledger.content import seal, unseal
 from redline.ledger.entry import LedgerEntry, open_commitment
 from redline.ledger.merkle import Frontier
 
+SCAN_CHUNK = 20_000  # rows per query when a scan walks the whole log
+
 
 @dataclass(frozen=True)
 class Sealed:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from alembic import context
 
-from redline.db import state_metadata
+from redline.tables import metadata
 
 connection = context.config.attributes["connection"]
-context.configure(connection=connection, target_metadata=state_metadata())
+context.configure(connection=connection, target_metadata=metadata)
 with context.begin_transaction():
     context.run_migrations()

@@ -10,14 +10,14 @@ from typing import Any
 
 from fastapi.responses import JSONResponse, Response
 
-from redline.approvals.api import APPROVAL_HEADER, Approvals, Grant
+from redline.approvals.api import APPROVAL_HEADER, ApprovalGate, Grant
 from redline.auth.principal import Principal
+from redline.decider import Decider
 from redline.decision import Decision
 from redline.errors import ConflictError
 from redline.gateway.errors import error_response
 from redline.gateway.threads import in_thread
 from redline.gateway.timing import server_timing
-from redline.service import Decider
 from redline.subject import Context, DecideRequest, Subject
 
 log = logging.getLogger("redline.gateway.chat")
@@ -28,7 +28,7 @@ class Check:
     decider: Decider
     context: Context
     principal: Principal
-    approvals: Approvals | None
+    approvals: ApprovalGate | None
     granted: frozenset[str] = frozenset()  # roles that approved the request (if resumed)
     stages: list[tuple[str, float]] = field(default_factory=list)  # (name, ms), Server-Timing
     unsynced: bool = False  # a decision of this exchange is committed but not yet on disk

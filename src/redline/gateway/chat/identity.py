@@ -1,15 +1,14 @@
 """Who asks and what they attest: the principal (`Authorization: Bearer KEY`, see
-redline.auth.deps) and the request context built from it and the attestation headers."""
+redline.gateway.deps) and the request context built from it and the attestation headers."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import Depends, Request
+from fastapi import Request
 from pydantic import ValidationError
 
-from redline.approvals.api import APPROVAL_HEADER, Approvals
-from redline.auth.deps import current_principal
+from redline.approvals.api import APPROVAL_HEADER, ApprovalGate
 from redline.auth.principal import Principal
 from redline.errors import InputError
 from redline.gateway.services import Services
@@ -24,9 +23,6 @@ ATTESTATION_HEADERS = {
     "classification": "Redline-Classification",
     "us_persons": "Redline-US-Persons",
 }
-
-
-PrincipalDep = Annotated[Principal, Depends(current_principal)]
 
 
 def context_of(request: Request, principal: Principal) -> Context:
@@ -52,5 +48,5 @@ def approval_ids(request: Request) -> list[str]:
     return list(dict.fromkeys(p.strip() for p in raw.split(",") if p.strip()))
 
 
-def approvals_of(services: Services) -> Approvals:
+def approvals_of(services: Services) -> ApprovalGate:
     return services.approvals

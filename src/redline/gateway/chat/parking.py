@@ -18,12 +18,12 @@ from typing import Any
 
 from sqlalchemy import Engine, delete, insert, select, update
 
-from redline.approvals.tables import parked_answers_table, parked_approvals_table
 from redline.decision import Decision
 from redline.gateway.chat.check import Check
 from redline.gateway.chat.models import ChatCompletion
 from redline.gateway.chat.tools import Item
 from redline.subject import DecideRequest
+from redline.tables import parked_answers_table, parked_approvals_table
 
 
 def withheld(items: Iterable[Item]) -> list[str]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import PlainTextResponse
 
 from redline.approvals.models import (
@@ -20,12 +20,10 @@ from redline.approvals.models import (
     RedeemResult,
     RejectBody,
 )
-from redline.auth.deps import PrincipalDep
-from redline.gateway.services import Services, get_services
+from redline.gateway.deps import PrincipalDep, ServicesDep
 from redline.gateway.threads import in_thread
 
 router = APIRouter(prefix="/v1/approvals", tags=["approvals"])
-ServicesDep = Annotated[Services, Depends(get_services)]
 ApprovalId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
@@ -41,7 +39,7 @@ async def list_approvals(
     """Approvals visible to the caller: their deployment's, for a role they hold
     (auditors and admins see all of theirs; requesters see their own)."""
     return await in_thread(
-        services.approvals.list, principal, None if state == "all" else state, deployment
+        services.approvals.summaries, principal, None if state == "all" else state, deployment
     )
 
 

@@ -5,13 +5,13 @@ Each hop fails closed: a classifier, policy or ledger failure answers deny and s
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from redline.classify.types import Classification, Classifier
+from redline.clock import utcnow
 from redline.decision import Decision, fail_closed, from_outcome
 from redline.ledger.entry import DecidedByRef, LedgerEntry, commit
 from redline.ledger.store import DecisionStore, Sealed
@@ -22,10 +22,6 @@ from redline.subject import DecideRequest, Subject
 from redline.trust import Trust, facts_from
 
 log = logging.getLogger("redline.decide")
-
-
-def utcnow() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 @dataclass

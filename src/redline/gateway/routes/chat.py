@@ -11,29 +11,29 @@ import logging
 import time
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import ValidationError
 
 from redline.approvals.api import APPROVAL_HEADER, Grant
 from redline.gateway.chat.check import Check, check_failed, denied, held
-from redline.gateway.chat.identity import PrincipalDep, approval_ids, approvals_of, context_of
+from redline.gateway.chat.identity import approval_ids, approvals_of, context_of
 from redline.gateway.chat.models import ChatCompletion, ChatRequest, ModelCard, ModelList
 from redline.gateway.chat.parking import Parked, Parking, release, withheld
 from redline.gateway.chat.stream import StreamChecker, sse
 from redline.gateway.chat.tools import decide_items, items_of, render
 from redline.gateway.chat.upstream import Upstream, UpstreamError, Upstreams
+from redline.gateway.deps import PrincipalDep, ServicesDep
 from redline.gateway.errors import error_response
-from redline.gateway.services import Services, get_services
+from redline.gateway.services import Services
 from redline.gateway.threads import in_thread
 from redline.settings import Settings
 from redline.subject import DecideRequest
 
 log = logging.getLogger("redline.gateway.chat")
 router = APIRouter(tags=["chat"])
-ServicesDep = Annotated[Services, Depends(get_services)]
 TOKEN_HEADER = "Redline-Action-Token"  # noqa: S105 (a header name)
 NO_UPSTREAM = (
     "No upstream model is configured, so Redline has nothing to forward to. Start it with "

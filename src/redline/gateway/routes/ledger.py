@@ -9,17 +9,16 @@ from __future__ import annotations
 import base64
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from redline.auth.deps import PrincipalDep, require_deployment, require_role
 from redline.errors import NotFoundError, StoreError
-from redline.gateway.services import Services, get_services
+from redline.gateway.deps import PrincipalDep, ServicesDep, require_deployment, require_role
+from redline.gateway.services import Services
 from redline.gateway.threads import in_thread
 from redline.ledger.store import LedgerStore
 
 router = APIRouter(prefix="/v1/ledger", tags=["ledger"])
-ServicesDep = Annotated[Services, Depends(get_services)]
 AUDIT_ROLES = ("auditor", "admin")
 
 

@@ -4,20 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Response
+from fastapi import APIRouter, Header, Response
 from pydantic import BaseModel
 
 from redline.approvals.api import APPROVAL_HEADER
 from redline.approvals.flow import decide_with_approvals
-from redline.auth.deps import PrincipalDep
+from redline.auth.principal import Principal
 from redline.decision import Decision
-from redline.gateway.services import Services, get_services
+from redline.gateway.deps import PrincipalDep, ServicesDep
+from redline.gateway.services import Services
 from redline.gateway.threads import in_thread
 from redline.gateway.timing import server_timing
 from redline.subject import DecideRequest
 
 router = APIRouter()
-ServicesDep = Annotated[Services, Depends(get_services)]
 
 
 class RuleInfo(BaseModel):
@@ -55,9 +55,16 @@ async def decide(
     the principal and deployment come from the API key. A hold opens an approval
     (`approval_id`); repeat the same request with the `Redline-Approval-Id` header to resume.
     The `Server-Timing` header gives the milliseconds of classify, policy and ledger."""
-    decision = await in_thread(decide_with_approvals, services, body, principal, approval_id)
+    decision = await in_thread(_decide, services, body, principal, approval_id)
     response.headers.update(server_timing(decision.timings.items()))
     return decision
+
+
+def _decide(
+    services: Services, body: DecideRequest, principal: Principal, approval_id: str | None
+) -> Decision:
+    decider = services.decider(principal.deployment)
+    return decide_with_approvals(decider, services.approvals, body, principal, approval_id)
 
 
 @router.get("/v1/policies", response_model=PoliciesResponse, tags=["policies"])

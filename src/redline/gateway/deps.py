@@ -9,17 +9,15 @@ principal's rate limit is charged.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from redline.auth.principal import Principal
 from redline.errors import AuthError, ForbiddenError, NotFoundError
+from redline.gateway.services import Services, get_services
 from redline.gateway.threads import in_thread
-
-if TYPE_CHECKING:
-    from redline.gateway.services import Services
 
 # Declared so the OpenAPI document names the scheme (the docs' Authorize button, schemathesis).
 bearer_scheme = HTTPBearer(auto_error=False, description="An API key: `rl_<keyid>_<secret>`.")
@@ -53,6 +51,7 @@ async def current_principal(
 
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
+ServicesDep = Annotated[Services, Depends(get_services)]
 
 
 def require_role(principal: Principal, *roles: str) -> None:

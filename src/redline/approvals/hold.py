@@ -1,0 +1,66 @@
+"""The approval a hold opens: who must approve, how many, until when, and its row."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from redline.approvals.models import ApprovalState
+from redline.auth.principal import Principal, join_roles
+from redline.decision import Decision
+from redline.settings import Settings
+from redline.subject import Subject
+
+
+@dataclass(frozen=True)
+class HoldTerms:
+    roles: list[str]  # every one of them must approve (sorted)
+    needed: int  # approvers: 2 under a deployment's two-person rule
+    ttl_s: float  # the approval expires this long after it opens
+
+
+def hold_terms(decision: Decision, requester: Principal, settings: Settings) -> HoldTerms:
+    """The roles the hold's release names (an approver when it names none), two approvers
+    where the deciding rule is under the deployment's two-person rule, and its time to live."""
+    release = decision.release
+    roles = sorted(set(release.roles)) if release and release.roles else ["approver"]
+    config = settings.deployments.get(requester.deployment)
+    two = set(config.two_person_rules) if config else set()
+    rules = {d.rule for d in decision.decided_by} | {
+        f"{d.policy}:{d.rule}" for d in decision.decided_by
+    }
+    ttl = (config.approval_ttl_s if config else None) or settings.approval_ttl_s
+    return HoldTerms(roles=roles, needed=2 if rules & two else 1, ttl_s=ttl)
+
+
+def hold_values(
+    approval_id: str,
+    decision: Decision,
+    subject: Subject,
+    requester: Principal,
+    terms: HoldTerms,
+    now: float,
+) -> dict[str, Any]:
+    """The new approval's row: the held decision's rationale and the subject, pending."""
+    release = decision.release
+    return dict(
+        id=approval_id,
+        deployment=requester.deployment,
+        requester=requester.id,
+        subject_hash=subject.content_hash(),
+        kind=subject.kind,
+        content=json.dumps(subject.content_json(), ensure_ascii=False),
+        categories=json.dumps({k: v for k, v in decision.categories.items() if v > 0}),
+        decided_by=json.dumps([d.model_dump(mode="json") for d in decision.decided_by]),
+        evidence=json.dumps([e.model_dump(mode="json") for e in decision.evidence]),
+        release=json.dumps(release.model_dump(mode="json") if release else None),
+        reason=decision.reason,
+        roles_required=join_roles(terms.roles),
+        approvers_needed=terms.needed,
+        decision_index=decision.ledger_index,
+        state=ApprovalState.PENDING,
+        created_at=now,
+        expires_at=now + terms.ttl_s,
+        version=0,
+    )
