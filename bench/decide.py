@@ -22,7 +22,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.bench_support import bench_server
+from tests.support.bench import bench_server
 
 from redline.classify.rules import RuleClassifier
 from redline.policy.compose import compose

@@ -30,7 +30,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.conftest import free_port
+from tests.support.loopback import free_port
 
 from redline.classify.load import load_classifier
 from redline.decider import Decider
@@ -97,7 +97,7 @@ def throughput(fn: Callable[[], object], n: int, workers: int) -> float:
 
 FAKE = (
     "import sys, uvicorn\n"
-    "from tests.fake_upstream import Answer, FakeUpstream, create_fake\n"
+    "from tests.support.fake_upstream import Answer, FakeUpstream, create_fake\n"
     "fake = FakeUpstream(default=Answer(text=sys.argv[2], chunk_chars=6, chunk_delay_s=0.002))\n"
     "uvicorn.run(create_fake(fake), host='127.0.0.1', port=int(sys.argv[1]), log_level='warning')\n"
 )

@@ -1,49 +1,22 @@
-"""Shared fixtures: a real Redline server over loopback, temporary databases."""
+"""Shared fixtures: a real Redline server over loopback, temporary databases.
+
+Helpers live in tests/support/; fixtures used by one folder live in its conftest.py."""
 
 from __future__ import annotations
 
 import os
-import socket
-import threading
-import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-import uvicorn
-from fastapi import FastAPI
 from sqlalchemy import create_engine, text
+
+from tests.support.server import Server, running
 
 POSTGRES_URL = os.environ.get(
     "REDLINE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def serve(app: FastAPI) -> Iterator[str]:
-    """Run `app` with uvicorn on a free loopback port in a thread; yield its base URL."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("test server did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 @pytest.fixture
@@ -63,3 +36,17 @@ def postgres_url() -> Iterator[str]:
     with admin.begin() as conn:
         conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
     admin.dispose()
+
+
+@pytest.fixture
+def srv(tmp_path: Path) -> Iterator[Server]:
+    """A fresh Redline server with the people of tests.support.server.PEOPLE."""
+    with running(tmp_path) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def shared_srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One such server for a whole module, for tests that do not depend on each other."""
+    with running(tmp_path_factory.mktemp("srv")) as server:
+        yield server

@@ -142,7 +142,7 @@ class GatewayEnv:
         """A second Redline server on the same database and keys (another gateway worker,
         or this one after a restart); yields its base URL."""
         from redline.gateway.app import create_app
-        from tests.conftest import serve
+        from tests.support.loopback import serve
 
         with serve(create_app(self.settings)) as url:
             yield url
@@ -175,7 +175,7 @@ def gateway(
     """
     from redline.gateway.app import create_app
     from redline.settings import DeploymentConfig
-    from tests.conftest import serve
+    from tests.support.loopback import serve
 
     fake = fake or FakeUpstream()
     os.environ["FAKE_UPSTREAM_KEY"] = FAKE_KEY

@@ -16,7 +16,7 @@ from redline.ledger.entry import LedgerEntry
 from redline.ledger.note import Signer
 from redline.ledger.store import LedgerStore, Sealed
 from redline.settings import DeploymentConfig, Settings
-from tests.conftest import serve
+from tests.support.loopback import serve
 
 
 def _b(s: str) -> bytes:
@@ -80,18 +80,18 @@ def test_entries_are_seen_only_by_their_deployment_or_an_admin(
     assert httpx.get(base + "/v1/ledger/checkpoint").status_code == 401
 
 
-BAD = [
-    "/v1/ledger/entries/99",
-    "/v1/ledger/proofs/inclusion?index=6&size=6",
-    "/v1/ledger/proofs/inclusion?index=0&size=7",
-    "/v1/ledger/proofs/consistency?from=5&to=3",
-    "/v1/ledger/proofs/consistency?from=1&to=99",
-    "/v1/ledger/proofs/inclusion?index=-1&size=2",
+BAD = [  # (path, status, error code) on a ledger of 6 entries
+    ("/v1/ledger/entries/99", 404, "not_found"),
+    ("/v1/ledger/proofs/inclusion?index=6&size=6", 400, "invalid_request"),
+    ("/v1/ledger/proofs/inclusion?index=0&size=7", 400, "invalid_request"),
+    ("/v1/ledger/proofs/consistency?from=5&to=3", 400, "invalid_request"),
+    ("/v1/ledger/proofs/consistency?from=1&to=99", 400, "invalid_request"),
+    ("/v1/ledger/proofs/inclusion?index=-1&size=2", 400, "invalid_request"),
 ]
 
 
 def test_bad_requests_are_4xx(server: tuple[str, dict[str, str], Signer]) -> None:
     base, keys, _ = server
-    for path in BAD:
+    for path, status, code in BAD:
         r = _get(base, keys["root"], path)
-        assert 400 <= r.status_code < 500, (path, r.text)
+        assert (r.status_code, r.json()["error"]["code"]) == (status, code), (path, r.text)

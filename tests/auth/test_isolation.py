@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
-from tests.test_auth_support import ENGAGE, Server, running
+from tests.support.server import ENGAGE, Server
 
 
-@pytest.fixture(scope="module")
-def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with running(tmp_path_factory.mktemp("iso")) as s:
-        yield s
+@pytest.fixture
+def srv(shared_srv: Server) -> Server:
+    """The module's tests share one server: none depends on another's state."""
+    return shared_srv
 
 
 def test_every_approval_endpoint_across_deployments(srv: Server) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from redline.gateway.app import create_app
 from redline.settings import DeploymentConfig, Settings
-from tests.conftest import serve
+from tests.support.loopback import serve
 
 
 @contextmanager

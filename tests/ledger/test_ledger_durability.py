@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from redline.cli.main import app
 from redline.ledger.open import open_ledger
-from tests.conftest import free_port
+from tests.support.loopback import free_port
 
 BIN = Path(sys.executable).parent / "redline"
 TEXTS = ["fire for effect on grid 38SMB4484", "translate this village meeting",

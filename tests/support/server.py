@@ -1,4 +1,4 @@
-"""Shared helpers for the identity and approval tests (no tests here)."""
+"""A running Redline with principals in two deployments, and a client that speaks as them."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import httpx
 
 from redline.gateway.app import create_app
 from redline.settings import DeploymentConfig, Settings
-from tests.conftest import serve
+from tests.support.loopback import serve
 
 ENGAGE = {
     "tool_call": {

@@ -7,23 +7,22 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.test_auth_support import Server, running
+from tests.support.server import Server
 
 SHAPE = {"type", "code", "message", "param", "details"}
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
-@pytest.fixture(scope="module")
-def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with running(tmp_path_factory.mktemp("shape")) as server:
-        yield server
+@pytest.fixture
+def srv(shared_srv: Server) -> Server:
+    """The module's tests share one server: none depends on another's state."""
+    return shared_srv
 
 
 def assert_shape(r: httpx.Response, status: int, code: str) -> dict[str, Any]:
@@ -84,7 +83,11 @@ def test_bad_input_gets_the_one_shape(srv: Server, body: bytes, status: int, cod
 
 
 def test_auth_errors_have_the_shape(srv: Server) -> None:
-    assert_shape(srv.client.post(srv.base + "/v1/decide", json={"text": "x"}), 401, "unauthorized")
+    assert_shape(
+        srv.client.post(srv.base + "/v1/decide", json={"text": "x"}),
+        401,
+        "unauthorized",
+    )
     r = srv.client.post(
         srv.base + "/v1/decide",
         json={"text": "x"},
@@ -96,7 +99,9 @@ def test_auth_errors_have_the_shape(srv: Server) -> None:
 def test_routing_errors_have_the_shape(srv: Server) -> None:
     assert_shape(srv.get("a-req", "/v1/nowhere"), 404, "not_found")
     assert_shape(
-        srv.client.put(srv.base + "/v1/decide", headers=srv.h("a-req")), 405, "method_not_allowed"
+        srv.client.put(srv.base + "/v1/decide", headers=srv.h("a-req")),
+        405,
+        "method_not_allowed",
     )
     assert_shape(srv.get("a-apr", "/v1/approvals/does-not-exist"), 404, "not_found")
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import openai
 import pytest
 
-from tests.fake_upstream import Answer, GatewayEnv, gateway
+from tests.support.fake_upstream import Answer, GatewayEnv
 
 CLEAN = (
     "The convoy leaves at dawn with three fuel trucks. Rations are loaded on the second truck. "
@@ -24,12 +23,6 @@ HELD_MIDWAY = (
     "The battery is ready and the observers report movement near the ridge line. "
     "Fire for effect on grid 38SMB4484 with two rounds. Then report the results to the board."
 )
-
-
-@pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayEnv]:
-    with gateway(tmp_path_factory.mktemp("gws")) as e:
-        yield e
 
 
 def stream(env: GatewayEnv, prompt: str, model: str = "alpha-1", **kw: Any) -> list[Any]:

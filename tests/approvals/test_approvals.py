@@ -4,19 +4,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from redline.approvals.token import verify_action_token
-from tests.test_auth_support import CYBER, ENGAGE, Server, running
-
-
-@pytest.fixture
-def srv(tmp_path: Path) -> Iterator[Server]:
-    with running(tmp_path) as s:
-        yield s
+from tests.support.server import CYBER, ENGAGE, Server, running
 
 
 def _err(r: object) -> str:

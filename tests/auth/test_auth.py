@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -15,15 +16,9 @@ import pytest
 
 from redline.auth.bootstrap import bootstrap_local
 from redline.auth.store import PrincipalStore
-from tests.test_auth_support import ENGAGE, Server, running
+from tests.support.server import ENGAGE, Server, running
 
 TS = {"text": "summarise one suspect's call records and find where this person lives"}
-
-
-@pytest.fixture
-def srv(tmp_path: Path) -> Iterator[Server]:
-    with running(tmp_path) as s:
-        yield s
 
 
 @pytest.mark.parametrize(
@@ -180,7 +175,13 @@ def test_principals_cli(tmp_path: Path) -> None:
 
 def test_hold_response_over_openai_style_bearer(srv: Server) -> None:
     r = httpx.post(srv.base + "/v1/decide", json=ENGAGE, headers=srv.h("a-req"))
-    assert r.json()["approval_id"]
+    assert r.status_code == 200, r.text
+    decision = r.json()
+    assert decision["decision"] == "hold"
+    assert re.fullmatch(r"ap_[0-9a-f]{24}", decision["approval_id"]), decision["approval_id"]
+    approval = srv.get("a-req", f"/v1/approvals/{decision['approval_id']}").json()
+    assert approval["state"] == "pending" and approval["requester"] == "a-req"
+    assert approval["subject_hash"] == decision["subject_hash"]
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import pytest
 
-from redline.classify.types import CategoryScore, Classification
 from redline.policy.compose import compose
 from redline.policy.engine import PackEvaluator
 from redline.policy.facts import Facts
 from redline.policy.pack import PackRegistry
 from redline.taxonomy import CATEGORIES
+from tests.support.classification import only
 
 PACKS = ("provider-redlines", "all-lawful-purposes", "dodd-3000-09", "eu-ai-act-art5")
 A, H, D = "allow", "hold", "deny"
@@ -57,13 +57,6 @@ RELEASES = {
 
 REGISTRY = PackRegistry()
 EVALUATOR = PackEvaluator()
-
-
-def only(category: str, score: float = 0.95) -> Classification:
-    return Classification(
-        scores={c: CategoryScore(c, score if c == category else 0.0) for c in CATEGORIES},
-        classifier="table",
-    )
 
 
 def decide(packs: list[str], category: str, facts: Facts) -> str:

@@ -27,7 +27,7 @@ from redline.ledger.merkle import (
 
 # The shared conformance vectors are read where they live, never copied in: by default
 # ../shared/conformance beside the checkout; a clone elsewhere sets REDLINE_CONFORMANCE_DIR.
-BESIDE = Path(__file__).parents[2] / "shared" / "conformance"
+BESIDE = Path(__file__).parents[3] / "shared" / "conformance"
 CONFORMANCE = Path(os.environ.get("REDLINE_CONFORMANCE_DIR") or BESIDE)
 VECTORS = CONFORMANCE / "rfc9162-merkle" / "testdata"
 

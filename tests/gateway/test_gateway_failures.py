@@ -13,8 +13,8 @@ from redline.classify.rules import RuleClassifier
 from redline.classify.types import Classification
 from redline.settings import UpstreamConfig
 from redline.subject import Subject
-from tests.conftest import free_port
-from tests.fake_upstream import Answer, GatewayEnv, gateway
+from tests.support.fake_upstream import Answer, GatewayEnv, gateway
+from tests.support.loopback import free_port
 
 
 class OutputBlindClassifier(RuleClassifier):

@@ -11,7 +11,7 @@ from redline.policy.compose import compose
 from redline.policy.engine import PackEvaluator
 from redline.policy.facts import Facts
 from redline.policy.pack import PackRegistry, parse_pack
-from tests.test_policy_table import only
+from tests.support.classification import only
 
 GOOD = """// pack: base-security
 // version: 2.1.0
