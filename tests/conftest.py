@@ -19,6 +19,15 @@ POSTGRES_URL = os.environ.get(
 )
 
 
+SLOW_TIMEOUT_S = 900  # the `slow` tests' limit; every other test has pyproject's 300 s
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.get_closest_marker("slow") and not item.get_closest_marker("timeout"):
+            item.add_marker(pytest.mark.timeout(SLOW_TIMEOUT_S))
+
+
 @pytest.fixture
 def db_path(tmp_path: Path) -> str:
     return str(tmp_path / "redline.db")

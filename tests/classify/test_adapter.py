@@ -48,6 +48,7 @@ def _few() -> list[Any]:
     return [next(e for e in side if e.category == c) for c in CATEGORIES][:12]
 
 
+@pytest.mark.slow
 def test_adapter_training_is_deterministic(source: Path, tmp_path: Path) -> None:
     tokenizer = load_tokenizer((source / TOKENIZER_FILE).read_text())
     few = _few()

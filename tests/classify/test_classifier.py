@@ -186,6 +186,7 @@ def test_report(model: ModelClassifier) -> dict[str, float]:
             "false_block": report.false_block_rate}  # fmt: skip
 
 
+@pytest.mark.slow
 def test_test_split_no_regression(test_report: dict[str, float]) -> None:
     assert test_report["macro_f1"] >= FLOOR_MACRO_F1, json.dumps(test_report)
     assert test_report["miss"] <= CEIL_MISS, json.dumps(test_report)
