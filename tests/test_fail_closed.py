@@ -50,7 +50,7 @@ def test_classifier_failure_denies(tmp_path: Path) -> None:
     # Answered, so recorded: an auditor sees the fail-closed deny and what it was about.
     entry = decider.store.entry(decision.ledger_index or 0)
     assert (entry.decision, entry.decided_by[0].rule) == ("deny", "fail-closed.classifier")
-    assert entry.subject_hash == REQUEST.subject().content_hash()
+    assert entry.subject_hash == decider.subject_hash(REQUEST.subject())
 
 
 def test_unknown_category_denies(tmp_path: Path) -> None:
@@ -60,7 +60,7 @@ def test_unknown_category_denies(tmp_path: Path) -> None:
     assert "unknown category 'crowd_control'" in decision.reason
     entry = decider.store.entry(decision.ledger_index or 0)
     assert (entry.decision, entry.decided_by[0].rule) == ("deny", "fail-closed.policy")
-    assert entry.subject_hash == REQUEST.subject().content_hash()
+    assert entry.subject_hash == decider.subject_hash(REQUEST.subject())
 
 
 def test_ledger_failure_denies(tmp_path: Path) -> None:
@@ -91,7 +91,7 @@ def test_allowed_decision_is_recorded_before_answering(tmp_path: Path) -> None:
     assert decision.ledger_index is not None
     entry = store.entry(decision.ledger_index)
     assert entry.decision == "allow"
-    assert entry.subject_hash == REQUEST.subject().content_hash()
+    assert entry.subject_hash == decider.subject_hash(REQUEST.subject())
     assert "convoy" not in entry.model_dump_json()  # content stays out of the log
 
 

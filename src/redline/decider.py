@@ -9,6 +9,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from redline.classify.types import Classification, Classifier
 from redline.clock import utcnow
@@ -19,6 +20,7 @@ from redline.policy.compose import compose
 from redline.policy.engine import PackEvaluator
 from redline.policy.pack import Pack
 from redline.subject import DecideRequest, Subject
+from redline.subject_hash import SubjectHasher
 from redline.trust import Trust, facts_from
 
 log = logging.getLogger("redline.decide")
@@ -31,6 +33,8 @@ class Decider:
     store: DecisionStore
     trust: Trust
     evaluator: PackEvaluator = field(default_factory=PackEvaluator)
+    # The deployment's keyed subject hash; a decider built without one uses a random key.
+    hasher: SubjectHasher = field(default_factory=SubjectHasher.ephemeral)
 
     def decide(
         self,
@@ -38,8 +42,14 @@ class Decider:
         approvals: frozenset[str] = frozenset(),
         *,
         defer_sync: bool = False,
+        bound: dict[str, Any] | None = None,
     ) -> Decision:
-        return self.decide_batch([request], [approvals], defer_sync=defer_sync)[0]
+        """`bound`: the rest of the forwarded request (model, parameters); it enters the
+        subject hash, so an approval of this request binds it too."""
+        return self.decide_batch([request], [approvals], defer_sync=defer_sync, bound=bound)[0]
+
+    def subject_hash(self, subject: Subject, bound: dict[str, Any] | None = None) -> str:
+        return self.hasher.hash(subject, bound)
 
     def decide_batch(
         self,
@@ -47,6 +57,7 @@ class Decider:
         approvals: Sequence[frozenset[str]] | None = None,
         *,
         defer_sync: bool = False,
+        bound: dict[str, Any] | None = None,
     ) -> list[Decision]:
         """Classify, evaluate and record each request.
 
@@ -63,13 +74,13 @@ class Decider:
             log.error("classifier failed: %s", type(exc).__name__)
             # A fail-closed deny is answered, so it goes on the ledger like any decision.
             failed = [
-                self._failed("classifier", exc, r, s)
+                self._failed("classifier", exc, r, s, bound)
                 for r, s in zip(requests, subjects, strict=True)
             ]
             return self._record(requests, subjects, failed, durable=True)
         classified = time.perf_counter()
         decisions = [
-            self._evaluate(r, s, c, a)
+            self._evaluate(r, s, c, a, bound)
             for r, s, c, a in zip(requests, subjects, classifications, approvals, strict=True)
         ]
         evaluated = time.perf_counter()
@@ -90,27 +101,33 @@ class Decider:
         subject: Subject,
         classification: Classification,
         approvals: frozenset[str],
+        bound: dict[str, Any] | None,
     ) -> Decision:
         facts, ignored = facts_from(request.context, self.trust, approvals)
         try:
             outcome = compose(self.evaluator, self.packs, classification, facts)
         except Exception as exc:
             log.error("policy evaluation failed: %s", type(exc).__name__)
-            decision = self._failed("policy", exc, request, subject)
+            decision = self._failed("policy", exc, request, subject, bound)
             decision.classifier = classification.classifier
             return decision
         decision = from_outcome(outcome, classification, id=request.id)
         decision.policies = {p.name: p.version for p in self.packs}
         decision.ignored_attestations = ignored
-        decision.subject_hash = subject.content_hash()
+        decision.subject_hash = self.hasher.hash(subject, bound)
         return decision
 
     def _failed(
-        self, stage: str, exc: BaseException, request: DecideRequest, subject: Subject
+        self,
+        stage: str,
+        exc: BaseException,
+        request: DecideRequest,
+        subject: Subject,
+        bound: dict[str, Any] | None,
     ) -> Decision:
         decision = fail_closed(stage, exc, id=request.id)
         decision.policies = {p.name: p.version for p in self.packs}
-        decision.subject_hash = subject.content_hash()
+        decision.subject_hash = self.hasher.hash(subject, bound)
         return decision
 
     def _entry(self, request: DecideRequest, decision: Decision, commitment: str) -> LedgerEntry:

@@ -12,6 +12,7 @@ from redline.canonical import sha256_hex
 MAX_TEXT_CHARS = 200_000
 MAX_MESSAGES = 500
 MAX_ARGUMENT_BYTES = 64_000
+MAX_TOOLS = 128
 
 
 class _Strict(BaseModel):
@@ -19,15 +20,17 @@ class _Strict(BaseModel):
 
 
 class ContentPart(BaseModel):
-    """One part of a multi-part chat message; only text parts carry classifiable content."""
+    """One part of a multi-part chat message. Only text can be checked, so only text parts
+    (and an assistant's refusal) are accepted; an image or audio part is refused (400)."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
-    type: str
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    type: Literal["text", "refusal"]
     text: str | None = Field(default=None, max_length=MAX_TEXT_CHARS)
+    refusal: str | None = Field(default=None, max_length=MAX_TEXT_CHARS)
 
 
 class FunctionCall(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
     name: str = Field(max_length=256)
     arguments: str = Field(default="", max_length=MAX_ARGUMENT_BYTES)
 
@@ -35,26 +38,61 @@ class FunctionCall(BaseModel):
 class MessageToolCall(BaseModel):
     """A tool call inside an assistant message, in the OpenAI chat format."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
     id: str | None = None
-    type: str = "function"
+    type: Literal["function"] = "function"
     function: FunctionCall
 
 
 class ChatMessage(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
+    """One chat message. Every field that reaches the model is read and decided on; an
+    unknown field is refused (400), and fields the SDK echoes from an answer are accepted
+    only empty (`audio`, `function_call`, `annotations`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
     role: Literal["system", "developer", "user", "assistant", "tool", "function"]
     content: str | list[ContentPart] | None = None
-    name: str | None = None
+    name: str | None = Field(default=None, max_length=256)
     tool_calls: list[MessageToolCall] | None = None
-    tool_call_id: str | None = None
+    tool_call_id: str | None = Field(default=None, max_length=256)
+    refusal: str | None = Field(default=None, max_length=MAX_TEXT_CHARS)
+    audio: None = None
+    function_call: None = None
+    annotations: list[None] | None = Field(default=None, max_length=0)
 
     def text(self) -> str:
-        if self.content is None:
-            return ""
+        parts: list[str] = []
         if isinstance(self.content, str):
-            return self.content
-        return "\n".join(p.text for p in self.content if p.text)
+            parts.append(self.content)
+        elif self.content is not None:
+            parts += [p.text or p.refusal or "" for p in self.content]
+        if self.refusal:
+            parts.append(self.refusal)
+        return "\n".join(p for p in parts if p)
+
+
+class FunctionDefinition(BaseModel):
+    """A tool the model is shown: its name, description and parameter schema are read
+    and decided on as part of the conversation."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str = Field(min_length=1, max_length=256)
+    description: str | None = Field(default=None, max_length=MAX_TEXT_CHARS)
+    parameters: dict[str, Any] | None = None
+    strict: bool | None = None
+
+    @model_validator(mode="after")
+    def _bounded(self) -> FunctionDefinition:
+        size = len(json.dumps(self.parameters or {}, ensure_ascii=False))
+        if size > MAX_ARGUMENT_BYTES:
+            raise ValueError(f"tool parameters are {size} bytes, limit {MAX_ARGUMENT_BYTES}")
+        return self
+
+
+class ToolDefinition(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    type: Literal["function"] = "function"
+    function: FunctionDefinition
 
 
 class ToolCall(_Strict):
@@ -92,11 +130,13 @@ class Context(_Strict):
 
 
 class Subject(_Strict):
-    """Exactly one of text, messages or tool_call."""
+    """Exactly one of text, messages or tool_call; `tools` (the tool definitions the model
+    is shown) only with messages."""
 
     text: str | None = Field(default=None, max_length=MAX_TEXT_CHARS)
     messages: tuple[ChatMessage, ...] | None = Field(default=None, max_length=MAX_MESSAGES)
     tool_call: ToolCall | None = None
+    tools: tuple[ToolDefinition, ...] | None = Field(default=None, max_length=MAX_TOOLS)
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Subject:
@@ -107,6 +147,8 @@ class Subject(_Strict):
             )
         if self.messages is not None and not self.messages:
             raise ValueError("messages must not be empty")
+        if self.tools is not None and self.messages is None:
+            raise ValueError("tools are given only with messages")
         return self
 
     @property
@@ -130,4 +172,6 @@ class DecideRequest(Subject):
     context: Context = Field(default_factory=Context)
 
     def subject(self) -> Subject:
-        return Subject(text=self.text, messages=self.messages, tool_call=self.tool_call)
+        return Subject(
+            text=self.text, messages=self.messages, tool_call=self.tool_call, tools=self.tools
+        )

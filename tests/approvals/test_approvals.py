@@ -137,12 +137,11 @@ def test_redeem_is_single_use(srv: Server) -> None:
     ]
     bad = {"token": token, "action": {"name": "engage_target", "arguments": {"target_id": "X"}}}
     assert srv.post("a-req", f"/v1/approvals/{aid}/redeem", bad).status_code == 400
-    assert srv.post("b-req", f"/v1/approvals/{aid}/redeem", {"token": token}).status_code == 404
-    r = srv.post(
-        "a-req", f"/v1/approvals/{aid}/redeem", {"token": token, "action": ENGAGE["tool_call"]}
-    )
+    good = {"token": token, "action": ENGAGE["tool_call"]}
+    assert srv.post("b-req", f"/v1/approvals/{aid}/redeem", good).status_code == 404
+    r = srv.post("a-req", f"/v1/approvals/{aid}/redeem", good)
     assert r.status_code == 200 and r.json()["redeemed"]
-    r = srv.post("a-req", f"/v1/approvals/{aid}/redeem", {"token": token})
+    r = srv.post("a-req", f"/v1/approvals/{aid}/redeem", good)
     assert r.status_code == 409  # replay
 
 

@@ -26,7 +26,11 @@ def test_every_approval_endpoint_across_deployments(srv: Server) -> None:
         assert srv.post(who, f"/v1/approvals/{aid}/approve").status_code == 404
         assert srv.post(who, f"/v1/approvals/{aid}/reject", {"reason": "x"}).status_code == 404
         assert (
-            srv.post(who, f"/v1/approvals/{token_holder}/redeem", {"token": token}).status_code
+            srv.post(
+                who,
+                f"/v1/approvals/{token_holder}/redeem",
+                {"token": token, "action": ENGAGE["tool_call"]},
+            ).status_code
             == 404
         )
         assert (

@@ -56,16 +56,22 @@ def test_connection_refused_is_502(env: GatewayEnv) -> None:
         ask(env, "hello", model="dead-1", stream=True)
 
 
-def test_a_forwarded_request_is_on_the_ledger_when_the_upstream_fails(env: GatewayEnv) -> None:
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_forwarded_request_is_on_the_ledger_with_its_outcome_when_the_upstream_fails(
+    env: GatewayEnv, stream: bool
+) -> None:
     # Recorded before it was forwarded (its sync deferred to the answer's entry); with no
-    # answer, the gateway syncs it before the error goes out.
+    # answer, the failure is recorded as the request's outcome, not left as a plain allow.
     store = env.app.state.services.store
     before = store.size()
     with pytest.raises(openai.InternalServerError):
-        ask(env, "summarise the convoy fuel plan", model="dead-1")
-    assert store.size() == before + 1
-    entry = store.entry(before)
+        ask(env, "summarise the convoy fuel plan", model="dead-1", stream=stream)
+    assert store.size() == before + 2
+    entry, outcome = store.entry(before), store.entry(before + 1)
     assert entry.decision == "allow" and entry.principal == "requester"
+    assert outcome.kind == "upstream.failed" and outcome.refers_to == before
+    assert outcome.principal == "requester" and outcome.detail["upstream"] == "dead"
+    assert outcome.detail["status"] == 502 and outcome.detail["code"]
 
 
 def test_malformed_json_is_502(env: GatewayEnv) -> None:
@@ -77,9 +83,16 @@ def test_malformed_json_is_502(env: GatewayEnv) -> None:
 
 def test_malformed_stream_chunk_ends_with_an_error_event(env: GatewayEnv) -> None:
     env.fake.answers["broken-stream"] = Answer(text="All good here. ", malformed=True)
+    store = env.app.state.services.store
+    before = store.size()
     with pytest.raises(openai.APIError) as err:
         list(ask(env, "broken-stream", stream=True))
     assert "malformed" in err.value.message
+    # the failure is the request's recorded outcome (issue 18.12)
+    kinds = [store.entry(i) for i in range(before, store.size())]
+    failed = [e for e in kinds if e.kind == "upstream.failed"]
+    assert len(failed) == 1 and failed[0].detail["code"] == "upstream_malformed"
+    assert failed[0].refers_to == before
 
 
 def test_timeout_midstream_ends_with_an_error_event(env: GatewayEnv) -> None:

@@ -2,8 +2,9 @@
 
 A hold opens an approval request bound to the exact subject (its canonical SHA-256).
 A client resumes by repeating the same request with the approval id: if the approval
-is granted, unexpired and for this very subject and requester, the approvers' roles
-enter the facts, the packs are evaluated again, and the action token is returned.
+is granted, unexpired and for this very request (its keyed hash) and requester, the
+approvers' roles enter the facts and the packs are evaluated again; only when that
+decision allows is the action token issued.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ class Grant:
 
     approval_id: str
     roles: frozenset[str]  # roles of the approvers: they enter the facts as `approvals`
-    token: str  # the signed action token for the effector
 
 
 class ApprovalGate(Protocol):
@@ -35,7 +35,12 @@ class ApprovalGate(Protocol):
         """Create (durably, with a ledger event) the approval request for a hold; its id."""
         ...
 
-    def grant_for(self, approval_id: str, subject: Subject, requester: Principal) -> Grant:
-        """The grant for a resumed request. Raises ConflictError if pending, rejected,
-        expired or already redeemed, ForbiddenError if subject or requester differ."""
+    def grant_for(self, approval_id: str, subject_hash: str, requester: Principal) -> Grant:
+        """The grant for a resumed request (`subject_hash`: its keyed hash, as the decider
+        computes it). Raises ConflictError if pending, rejected, expired or already used,
+        ForbiddenError if the request or requester differ."""
+        ...
+
+    def issue_token(self, grant: Grant, action: Subject, requester: Principal) -> str:
+        """The signed action token, once the resumed request was decided allow."""
         ...

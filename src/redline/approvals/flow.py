@@ -3,8 +3,8 @@
 1. the principal and deployment come from the API key, never from the body;
 2. a hold released by an approval opens one (decision.approval_id);
 3. a repeated request with the approval id resumes: the grant is checked against this very
-   subject and requester, the approvers' roles enter the facts, and an allow carries the
-   signed action token (decision.action_token).
+   subject and requester, the approvers' roles enter the facts, and only an allow issues
+   the signed action token (decision.action_token).
 """
 
 from __future__ import annotations
@@ -41,11 +41,12 @@ def decide_with_approvals(
     approval `approval_id` when given, open one for a releasable hold otherwise."""
     request = bind(request, principal)
     if approval_id:
-        grant = approvals.grant_for(approval_id, request.subject(), principal)
+        subject = request.subject()
+        grant = approvals.grant_for(approval_id, decider.subject_hash(subject), principal)
         decision = decider.decide(request, approvals=grant.roles)
         decision.approval_id = grant.approval_id
         if decision.decision == "allow":
-            decision.action_token = grant.token
+            decision.action_token = approvals.issue_token(grant, subject, principal)
         return decision
     decision = decider.decide(request)
     if (

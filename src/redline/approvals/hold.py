@@ -9,6 +9,7 @@ from typing import Any
 from redline.approvals.models import ApprovalState
 from redline.auth.principal import Principal, join_roles
 from redline.decision import Decision
+from redline.errors import StoreError
 from redline.settings import Settings
 from redline.subject import Subject
 
@@ -44,11 +45,14 @@ def hold_values(
 ) -> dict[str, Any]:
     """The new approval's row: the held decision's rationale and the subject, pending."""
     release = decision.release
+    if not decision.subject_hash:
+        raise StoreError("the held decision carries no subject hash; no approval is opened")
     return dict(
         id=approval_id,
         deployment=requester.deployment,
         requester=requester.id,
-        subject_hash=subject.content_hash(),
+        # The decider's keyed hash of everything the held request would forward.
+        subject_hash=decision.subject_hash,
         kind=subject.kind,
         content=json.dumps(subject.content_json(), ensure_ascii=False),
         categories=json.dumps({k: v for k, v in decision.categories.items() if v > 0}),

@@ -53,7 +53,6 @@ class ApprovalDetail(ApprovalSummary):
     content: dict[str, Any]
     votes: list[Vote]
     reject_reason: str | None = None
-    action_token: str | None = None  # only to the requester, once approved
 
 
 class ApproveBody(BaseModel):
@@ -69,7 +68,8 @@ class RejectBody(BaseModel):
 class RedeemBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     token: str = Field(min_length=1, max_length=8192)
-    action: dict[str, Any] | None = None  # the action about to run; checked when given
+    # The action about to run: its hash must be the one the token binds.
+    action: dict[str, Any]
 
 
 class RedeemResult(BaseModel):

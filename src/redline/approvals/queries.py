@@ -71,9 +71,9 @@ def summary_fields(row: Row[Any], n_approvals: int) -> dict[str, Any]:
     )
 
 
-def approval_detail(engine: Engine, row: Row[Any], principal: Principal) -> ApprovalDetail:
-    """The approval with its rationale, content and votes; the action token only to its
-    requester, once the approval is on the ledger."""
+def approval_detail(engine: Engine, row: Row[Any]) -> ApprovalDetail:
+    """The approval with its rationale, content and votes; never its action token (only
+    the resume that re-decides the request hands that out)."""
     with engine.connect() as conn:
         votes = conn.execute(
             select(votes_table)
@@ -81,7 +81,6 @@ def approval_detail(engine: Engine, row: Row[Any], principal: Principal) -> Appr
             .order_by(votes_table.c.at)
         ).all()
     n = sum(v.vote == "approve" for v in votes)
-    mine = principal.id == row.requester and row.event_index is not None
     return ApprovalDetail(
         **summary_fields(row, n),
         reason=row.reason,
@@ -99,7 +98,6 @@ def approval_detail(engine: Engine, row: Row[Any], principal: Principal) -> Appr
             for v in votes
         ],
         reject_reason=row.reject_reason,
-        action_token=row.token if mine else None,
     )
 
 

@@ -9,6 +9,7 @@ side is in queries.py.
 
 from __future__ import annotations
 
+import hmac
 import logging
 import secrets
 import time
@@ -39,11 +40,9 @@ from redline.approvals.queries import (
 )
 from redline.approvals.stats import approval_stats
 from redline.approvals.token import (
-    IssuedToken,
-    check_not_expired,
-    issue_action_token,
+    action_hash,
     public_pem,
-    signed_payload,
+    sign_action_token,
     verify_action_token,
 )
 from redline.approvals.voting import Outcome, approve_votes, cast_vote
@@ -126,9 +125,8 @@ class ApprovalService:
             raise
         return approval_id
 
-    def grant_for(self, approval_id: str, subject: Subject, requester: Principal) -> Grant:
+    def grant_for(self, approval_id: str, subject_hash: str, requester: Principal) -> Grant:
         now = time.time()
-        subject_hash = subject.content_hash()
         table = approvals_table
         with self.engine.begin() as conn:
             done = conn.execute(
@@ -153,11 +151,47 @@ class ApprovalService:
         if not done:
             self._refuse_grant(row, votes, subject_hash, requester, now)
             # Approved while the ledger was failing: now recorded, so grant as usual.
-            return self.grant_for(approval_id, subject, requester)
+            return self.grant_for(approval_id, subject_hash, requester)
         self._ledger("resumed", row, requester.id, now)
         required = required_roles(row)
         roles = frozenset(r for v in votes for r in parse_roles(v.roles) if r in required)
-        return Grant(approval_id=approval_id, roles=roles, token=row.token)
+        return Grant(approval_id=approval_id, roles=roles)
+
+    def issue_token(self, grant: Grant, action: Subject, requester: Principal) -> str:
+        """The action token of a resumed approval whose repeated request was allowed.
+
+        Only the resume that re-decided issues it, once: the approval must be resumed by
+        this requester and hold no token yet. It binds the action's SHA-256 (what the
+        effector recomputes), the requester, the deployment, the approvers and `not_after`."""
+        row = load_row(self.engine, grant.approval_id)
+        with self.engine.connect() as conn:
+            approvers = sorted(v.approver for v in approve_votes(conn, row.id))
+        payload = {
+            "approval_id": row.id,
+            "action_hash": action_hash(action),
+            "requester": row.requester,
+            "deployment": row.deployment,
+            "approvers": approvers,
+            "not_after": row.not_after,
+        }
+        token = sign_action_token(payload, self.signing_key)
+        table = approvals_table
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                update(table)
+                .where(
+                    table.c.id == row.id,
+                    table.c.state == ApprovalState.APPROVED,
+                    table.c.requester == requester.id,
+                    table.c.deployment == requester.deployment,
+                    table.c.resumed_at.is_not(None),
+                    table.c.token.is_(None),
+                )
+                .values(token=token)
+            ).rowcount
+        if not done:
+            raise ConflictError(f"approval {row.id} is not resumed, or its token was issued")
+        return token
 
     def _refuse_grant(
         self,
@@ -173,7 +207,7 @@ class ApprovalService:
         self._expire_if_due(row, now)
         if row.requester != requester.id:
             raise ForbiddenError("this approval was requested by another principal")
-        if row.subject_hash != subject_hash:
+        if not hmac.compare_digest(row.subject_hash, subject_hash):
             raise ForbiddenError("this approval is for a different request (the content differs)")
         if row.state == ApprovalState.PENDING:
             state = "expired" if row.expires_at <= now else "pending"
@@ -252,6 +286,11 @@ class ApprovalService:
             if row is None:
                 raise NotFoundError(f"no approval {approval_id!r}")
             check_visible(principal, row)
+            if principal.deployment != row.deployment:  # an admin may read across, not vote
+                raise ForbiddenError(
+                    "an approval is decided only by principals of its own deployment "
+                    f"({row.deployment!r}); you belong to {principal.deployment!r}"
+                )
             required = required_roles(row)
             check_may_decide(principal, required)
             if principal.id == row.requester:
@@ -266,7 +305,8 @@ class ApprovalService:
                 )
                 out = Outcome("expired", ConflictError(f"approval {approval_id} has expired"))
             else:
-                out = cast_vote(conn, row, required, principal, vote, text, now, self._issue)
+                ttl_s = self.settings.token_ttl_s
+                out = cast_vote(conn, row, required, principal, vote, text, now, ttl_s)
         if out.event:
             self._record_outcome(approval_id, principal, out, now)
         if out.error:
@@ -289,36 +329,25 @@ class ApprovalService:
                     .values(event_index=index)
                 )
 
-    def _issue(self, row: Row[Any], approvers: list[str], now: float) -> IssuedToken:
-        """The action token of an approval just granted."""
-        return issue_action_token(
-            approval_id=row.id,
-            action_hash=row.subject_hash,
-            requester=row.requester,
-            deployment=row.deployment,
-            approvers=approvers,
-            now=now,
-            ttl_s=self.settings.token_ttl_s,
-            key=self.signing_key,
-        )
-
     def redeem(
         self,
         approval_id: str,
         token: str,
         principal: Principal,
-        action: dict[str, Any] | None = None,
+        action: dict[str, Any],
     ) -> RedeemResult:
-        """Spend an action token once (the effector's check before it acts)."""
-        if action is not None:
-            payload = verify_action_token(token, action, self.public_key)
-        else:
-            payload = signed_payload(token, self.public_key)
-            check_not_expired(payload)
+        """Spend an action token once (the effector's check before it acts).
 
+        1. The token must be signed by this server, bind this very action (its hash is
+           recomputed from `action`) and be unexpired.
+        2. It must be for this approval and the caller's deployment.
+        3. It must be the token the resume issued, not yet spent."""
+        payload = verify_action_token(token, action, self.public_key)
         if payload["approval_id"] != approval_id:
-            raise VerificationError("action token is for another approval")
-        if not principal.is_admin and payload["deployment"] != principal.deployment:
+            raise VerificationError(
+                f"action token is for approval {payload['approval_id']!r}, not {approval_id!r}"
+            )
+        if payload["deployment"] != principal.deployment:
             raise NotFoundError(f"no approval {approval_id!r}")
         now = time.time()
         table = approvals_table
@@ -347,7 +376,7 @@ class ApprovalService:
         check_visible(principal, row)
         if self._expire_if_due(row, time.time()):
             row = load_row(self.engine, approval_id)
-        return approval_detail(self.engine, row, principal)
+        return approval_detail(self.engine, row)
 
     def summaries(
         self, principal: Principal, state: str | None = "pending", deployment: str | None = None

@@ -16,8 +16,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -64,37 +63,6 @@ def sign_action_token(payload: Mapping[str, Any], key: Ed25519PrivateKey) -> str
         raise ValueError(f"token payload lacks {missing}")
     body = canonical_json({f: payload[f] for f in FIELDS})
     return f"{_b64e(body)}.{_b64e(key.sign(body))}"
-
-
-@dataclass(frozen=True)
-class IssuedToken:
-    token: str
-    not_after: int  # Unix seconds
-
-
-def issue_action_token(
-    *,
-    approval_id: str,
-    action_hash: str,
-    requester: str,
-    deployment: str,
-    approvers: Sequence[str],
-    now: float,
-    ttl_s: int,
-    key: Ed25519PrivateKey,
-) -> IssuedToken:
-    """The token of a granted approval: its action, requester, deployment and approvers,
-    valid for `ttl_s` seconds from `now`."""
-    not_after = int(now) + ttl_s
-    payload = {
-        "approval_id": approval_id,
-        "action_hash": action_hash,
-        "requester": requester,
-        "deployment": deployment,
-        "approvers": list(approvers),
-        "not_after": not_after,
-    }
-    return IssuedToken(sign_action_token(payload, key), not_after)
 
 
 def load_public_key(key: Ed25519PublicKey | bytes | str | Path) -> Ed25519PublicKey:

@@ -3,20 +3,16 @@ and the approval's new state once the votes cover its roles and count."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Row, insert, select, update
 
 from redline.approvals.models import ApprovalState
-from redline.approvals.token import IssuedToken
 from redline.auth.principal import Principal, join_roles, parse_roles
 from redline.errors import ConflictError
 from redline.tables import approvals_table, votes_table
-
-# Signs the action token of a granted approval: (row, approvers, now) -> the token.
-Issuer = Callable[[Row[Any], list[str], float], IssuedToken]
 
 
 @dataclass
@@ -36,7 +32,7 @@ def cast_vote(
     vote: str,
     text: str,
     now: float,
-    issue: Issuer,
+    token_ttl_s: int,
 ) -> Outcome:
     if conn.execute(
         select(votes_table.c.approver).where(
@@ -76,24 +72,20 @@ def cast_vote(
             },
         )
     approvers = sorted(v.approver for v in votes)
-    return _grant(conn, row, approvers, issue(row, approvers, now), now)
+    return _grant(conn, row, approvers, int(now) + token_ttl_s, now)
 
 
 def _grant(
-    conn: Connection, row: Row[Any], approvers: list[str], issued: IssuedToken, now: float
+    conn: Connection, row: Row[Any], approvers: list[str], not_after: int, now: float
 ) -> Outcome:
-    """Approved: store the signed action token with the approval."""
+    """Approved, usable until `not_after`. No token yet: only the resume that re-decides
+    the request issues one (ApprovalService.issue_token)."""
     conn.execute(
         update(approvals_table)
         .where(approvals_table.c.id == row.id)
-        .values(
-            state=ApprovalState.APPROVED,
-            decided_at=now,
-            token=issued.token,
-            not_after=issued.not_after,
-        )
+        .values(state=ApprovalState.APPROVED, decided_at=now, not_after=not_after)
     )
-    return Outcome("approved", detail={"approvers": approvers, "not_after": issued.not_after})
+    return Outcome("approved", detail={"approvers": approvers, "not_after": not_after})
 
 
 def approve_votes(conn: Connection, approval_id: str) -> Sequence[Row[Any]]:

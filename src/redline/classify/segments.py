@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from redline.classify.normalize import decoded_blobs, normalize
-from redline.subject import Subject, ToolCall
+from redline.subject import FunctionDefinition, Subject, ToolCall
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,13 @@ def tool_call_text(name: str, arguments: dict[str, Any]) -> str:
     """A tool call read as text: its name split into words, then argument names and values."""
     words = name.replace("_", " ").replace("-", " ").replace(".", " ")
     return f"{words}: " + json.dumps(arguments, ensure_ascii=False, sort_keys=True)
+
+
+def tool_definition_text(fn: FunctionDefinition) -> str:
+    """A tool definition read as text: what the model is told the tool does and takes."""
+    words = fn.name.replace("_", " ").replace("-", " ").replace(".", " ")
+    schema = json.dumps(fn.parameters or {}, ensure_ascii=False, sort_keys=True)
+    return f"{words}: {fn.description or ''}\n{schema}"
 
 
 def parse_arguments(raw: str) -> dict[str, Any]:
@@ -53,6 +60,9 @@ def segments(subject: Subject) -> list[Segment]:
         tc = subject.tool_call
         return _with_blobs(f"tool_call {tc.name}", tool_call_text(tc.name, tc.arguments))
     out: list[Segment] = []
+    for tool in subject.tools or ():  # read like a system prompt: before the turns
+        fn = tool.function
+        out += _with_blobs(f"tool definition {fn.name}", tool_definition_text(fn))
     for i, msg in enumerate(subject.messages or (), start=1):
         out += _with_blobs(f"turn {i} ({msg.role})", msg.text())
         for call in msg.tool_calls or ():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from redline.decider import Decider
 from redline.decision import Decision
 from redline.gateway.errors import error_body
 from redline.subject import DecideRequest
+from redline.subject_hash import SubjectHasher, load_or_create_subject_keys
 
 BATCH = 256
 _OUTPUT_FIELDS = {
@@ -29,6 +31,52 @@ _OUTPUT_FIELDS = {
     "ignored_attestations",
     "failure",
 }
+
+
+class LocalDecider(Decider):
+    """The decider of `redline check`; without --record its ledger is a temporary one,
+    removed on close, and its answers name no ledger entry."""
+
+    recording: bool = True
+    scratch: tempfile.TemporaryDirectory[str] | None = None
+
+    def decide_batch(self, *args: Any, **kwargs: Any) -> list[Decision]:
+        decisions = super().decide_batch(*args, **kwargs)
+        if not self.recording:
+            for decision in decisions:
+                decision.ledger_index = None
+        return decisions
+
+    def close(self) -> None:
+        self.store.close()
+        if self.scratch is not None:
+            self.scratch.cleanup()
+
+
+def local_decider(
+    policy: str, policy_dir: Path | None, classifier: str, record_db: str | None
+) -> LocalDecider:
+    """The local operator runs this tool on their own data, so attestations are trusted.
+    With `record_db`, decisions are appended to that ledger, hashed under the keys folder's
+    subject-hash key (the default deployment's); without, nothing lasting is written."""
+    from redline.classify.load import load_classifier
+    from redline.gateway.services import open_store
+    from redline.policy.pack import PackRegistry
+    from redline.settings import Settings
+    from redline.trust import TRUST_ALL
+
+    packs = PackRegistry(policy_dir).select(policy)
+    model = load_classifier(classifier)
+    if record_db is not None:
+        settings = Settings()
+        keys = load_or_create_subject_keys(settings.approval_keys_dir)
+        hasher = keys.for_deployment(settings.default_deployment)
+        return LocalDecider(model, packs, open_store(record_db), TRUST_ALL, hasher=hasher)
+    scratch = tempfile.TemporaryDirectory(prefix="redline-check-")
+    store = open_store(str(Path(scratch.name) / "unrecorded.db"))
+    decider = LocalDecider(model, packs, store, TRUST_ALL, hasher=SubjectHasher.ephemeral())
+    decider.recording, decider.scratch = False, scratch
+    return decider
 
 
 def _parse_line(line: str, number: int) -> DecideRequest | dict[str, Any]:

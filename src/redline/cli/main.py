@@ -69,25 +69,34 @@ def check(
     db: DbOpt = "./redline.db",
     classifier: ClassifierOpt = "auto",
     as_json: Annotated[bool, typer.Option("--json", help="Print the decision as JSON.")] = False,
+    record: Annotated[
+        bool,
+        typer.Option(
+            "--record/--no-record",
+            help="Append every decision to the ledger in --db, as the principal the line's "
+            "context names ('anonymous' when none). Off by default: check only answers.",
+        ),
+    ] = False,
 ) -> None:
-    """Decide on TEXT (explained), or on every line of --jsonl (one JSON answer a line)."""
-    from redline.classify.load import load_classifier
-    from redline.cli.check import explain, run_jsonl
-    from redline.decider import Decider
-    from redline.gateway.services import open_store
-    from redline.policy.pack import PackRegistry
+    """Decide on TEXT (explained), or on every line of --jsonl (one JSON answer a line).
+
+    Nothing is written unless --record is given (then to --db, as principal 'anonymous'
+    unless a line's context names one)."""
+    from redline.cli.check import explain, local_decider, run_jsonl
     from redline.subject import DecideRequest
-    from redline.trust import TRUST_ALL
 
     if (text is None) == (jsonl is None):
         err.print("[red]error:[/] give either TEXT or --jsonl FILE")
         raise typer.Exit(2)
     try:
-        packs = PackRegistry(policy_dir).select(policy)
-        # The local operator runs this tool on their own data, so attestations are trusted.
-        decider = Decider(load_classifier(classifier), packs, open_store(db), TRUST_ALL)
+        decider = local_decider(policy, policy_dir, classifier, db if record else None)
     except RedlineError as exc:
         raise _fail(exc) from exc
+    err.print(
+        f"[dim]recording every decision on {db}[/]"
+        if record
+        else "[dim]not recorded (--record appends the decisions to the ledger)[/]"
+    )
     try:
         if jsonl is not None:
             invalid = run_jsonl(decider, jsonl, sys.stdout, err)
@@ -101,7 +110,7 @@ def check(
         else:
             explain(decision, Console())
     finally:
-        decider.store.close()
+        decider.close()
 
 
 @app.command()

@@ -21,6 +21,7 @@ from redline.ledger.store import DecisionStore, LedgerStore
 from redline.policy.engine import PackEvaluator
 from redline.policy.pack import PackRegistry
 from redline.settings import Settings
+from redline.subject_hash import SubjectKeys, load_or_create_subject_keys
 from redline.trust import Trust
 
 
@@ -38,8 +39,10 @@ class Services:
     principals: PrincipalStore = field(init=False)
     approvals: ApprovalService = field(init=False)
     rate_limiter: RateLimiter = field(init=False)
+    subject_keys: SubjectKeys = field(init=False)  # keyed subject hashes (issue 18)
 
     def __post_init__(self) -> None:
+        self.subject_keys = load_or_create_subject_keys(self.settings.approval_keys_dir)
         engine = make_engine(self.settings.db)
         self.principals = PrincipalStore(engine)
         key = load_or_create_signing_key(self.settings.approval_keys_dir)
@@ -62,6 +65,7 @@ class Services:
                 self.store,
                 trust,
                 self.evaluator,
+                self.subject_keys.for_deployment(name),
             )
         return self._deciders[name]
 
@@ -75,7 +79,12 @@ class Services:
             have = {p.name for p in base.packs}
             extra = [p for p in self.registry.select(names) if p.name not in have] if names else []
             self._upstream_deciders[key] = Decider(
-                self.classifier, base.packs + extra, self.store, base.trust, self.evaluator
+                self.classifier,
+                base.packs + extra,
+                self.store,
+                base.trust,
+                self.evaluator,
+                base.hasher,
             )
         return self._upstream_deciders[key]
 

@@ -12,12 +12,15 @@ from fastapi.responses import JSONResponse, Response
 
 from redline.approvals.api import APPROVAL_HEADER, ApprovalGate, Grant
 from redline.auth.principal import Principal
+from redline.clock import utcnow
 from redline.decider import Decider
 from redline.decision import Decision
 from redline.errors import ConflictError
 from redline.gateway.errors import error_response
 from redline.gateway.threads import in_thread
 from redline.gateway.timing import server_timing
+from redline.ledger.entry import LedgerEntry
+from redline.ledger.store import Sealed
 from redline.subject import Context, DecideRequest, Subject
 
 log = logging.getLogger("redline.gateway.chat")
@@ -34,11 +37,19 @@ class Check:
     unsynced: bool = False  # a decision of this exchange is committed but not yet on disk
 
     async def decide(
-        self, request: DecideRequest, roles: frozenset[str] = frozenset(), *, forward: bool = False
+        self,
+        request: DecideRequest,
+        roles: frozenset[str] = frozenset(),
+        *,
+        forward: bool = False,
+        bound: dict[str, Any] | None = None,
     ) -> Decision:
         """`forward`: an allow is forwarded, not answered, so its entry need not wait for the
-        disk; `settle` makes sure it is there before this exchange answers anything."""
-        decision = await in_thread(self.decider.decide, request, roles, defer_sync=forward)
+        disk; `settle` makes sure it is there before this exchange answers anything.
+        `bound`: the rest of the forwarded request, bound into the subject hash."""
+        decision = await in_thread(
+            self.decider.decide, request, roles, defer_sync=forward, bound=bound
+        )
         self._recorded(decision)
         self._note("request", decision)
         return decision
@@ -75,6 +86,27 @@ class Check:
             self.unsynced = False
         return response
 
+    async def record_upstream_failure(
+        self, refers_to: int | None, upstream: str, status: int, code: str
+    ) -> None:
+        """The outcome of a forwarded request whose upstream failed: an `upstream.failed`
+        entry referring to the request's allow, so the ledger does not show a plain allow
+        for something that was never answered. Durable, so the allow is on disk too."""
+        entry = LedgerEntry(
+            kind="upstream.failed",
+            time=utcnow(),
+            deployment=self.context.deployment,
+            principal=self.principal.id,
+            refers_to=refers_to,
+            detail={"upstream": upstream, "status": status, "code": code},
+        )
+        try:
+            await in_thread(self.decider.store.append_many, [Sealed(entry)])
+        except Exception as exc:  # the error is answered anyway; settle() still syncs
+            log.error("could not record an upstream failure: %s", type(exc).__name__)
+            return
+        self.unsynced = False
+
     def _note(self, what: str, decision: Decision) -> None:
         self.stages += [(f"{stage}-{what}", ms) for stage, ms in decision.timings.items()]
 
@@ -91,10 +123,18 @@ class Check:
         decision.approval_id = approval_id
         return approval_id
 
-    async def grant(self, approval_id: str, subject: Subject) -> Grant:
+    async def grant(
+        self, approval_id: str, subject: Subject, bound: dict[str, Any] | None = None
+    ) -> Grant:
         if self.approvals is None:
             raise ConflictError("this server has no approval service; nothing can be resumed")
-        return await in_thread(self.approvals.grant_for, approval_id, subject, self.principal)
+        subject_hash = self.decider.subject_hash(subject, bound)
+        return await in_thread(self.approvals.grant_for, approval_id, subject_hash, self.principal)
+
+    async def issue(self, grant: Grant, action: Subject) -> str:
+        """The action token of a resumed request that was decided allow."""
+        assert self.approvals is not None  # a grant came from it
+        return await in_thread(self.approvals.issue_token, grant, action, self.principal)
 
 
 def clauses(decision: Decision) -> str:
@@ -119,6 +159,7 @@ def summary(decision: Decision) -> dict[str, Any]:
             "ledger_index",
             "approval_id",
             "failure",
+            "ignored_attestations",
         },
     )
 

@@ -172,5 +172,6 @@ async def release(check: Check, parked: Parked, ids: list[str]) -> Decision | No
             return decision
         item.decision = decision
         if decision.decision == "allow":
-            item.status, item.action_token = "released", grant.token
+            token = await check.issue(grant, item.request.subject())
+            item.status, item.action_token = "released", token
     return None

@@ -136,6 +136,10 @@ class StreamChecker:
             async for out in self._run(events):
                 yield out
         except UpstreamError as exc:
+            info = self.request_info
+            await self.check.record_upstream_failure(
+                info.get("ledger_index"), str(info.get("upstream", "")), exc.status, exc.code
+            )
             yield sse(error_body(exc.status, exc.code, str(exc)))
         finally:
             await close()

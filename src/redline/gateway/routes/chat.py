@@ -109,15 +109,17 @@ async def chat_completions(
         principal,
         approvals_of(services),
     )
-    asked = DecideRequest(messages=tuple(body.messages), context=check.context)
-    request_hash = asked.subject().content_hash()
+    tools = tuple(body.tools) if body.tools is not None else None
+    asked = DecideRequest(messages=tuple(body.messages), tools=tools, context=check.context)
+    bound = body.bound()  # the model and parameters: an approval binds them too
+    request_hash = check.decider.subject_hash(asked.subject(), bound)
     ids = approval_ids(request)
     if ids and (parked := await in_thread(gw.parking.find, ids)) is not None:
         return await _resume_parked(check, gw, parked, ids, request_hash, body.stream)
-    grant: Grant | None = await check.grant(ids[0], asked.subject()) if ids else None
+    grant: Grant | None = await check.grant(ids[0], asked.subject(), bound) if ids else None
     # A stream's first check answers before the answer's own entry: record on disk up front.
     decision = await check.decide(
-        asked, grant.roles if grant else frozenset(), forward=not body.stream
+        asked, grant.roles if grant else frozenset(), forward=not body.stream, bound=bound
     )
     if decision.failure:
         return check_failed(decision)
@@ -130,12 +132,14 @@ async def chat_completions(
         "ledger_index": decision.ledger_index,
         "policies": decision.policies,
         "upstream": upstream.name,
+        "ignored_attestations": decision.ignored_attestations,
     }
     headers = {}
     if grant is not None:
         check.granted = grant.roles
-        info |= {"approval_id": grant.approval_id, "action_token": grant.token}
-        headers[TOKEN_HEADER] = grant.token
+        token = await check.issue(grant, asked.subject())
+        info |= {"approval_id": grant.approval_id, "action_token": token}
+        headers[TOKEN_HEADER] = token
     exchange = Exchange(check, gw, upstream, body, request_hash, info, headers)
     if body.stream:
         exchange.headers |= check.server_timing()
@@ -165,6 +169,9 @@ async def _complete(ex: Exchange) -> Response:
         check.stages.append(("upstream", (time.perf_counter() - sent) * 1000))
         completion = _parse(ex.upstream, raw)
     except UpstreamError as exc:
+        await check.record_upstream_failure(
+            ex.info["ledger_index"], ex.upstream.name, exc.status, exc.code
+        )
         return error_response(exc.status, exc.code, str(exc))
     items = items_of(completion, check)
     if failure := await decide_items(check, items):
@@ -195,6 +202,9 @@ async def _stream(ex: Exchange) -> Response:
         events = await stack.enter_async_context(ex.upstream.stream(ex.body.upstream_body()))
     except UpstreamError as exc:
         await stack.aclose()
+        await ex.check.record_upstream_failure(
+            ex.info["ledger_index"], ex.upstream.name, exc.status, exc.code
+        )
         return error_response(exc.status, exc.code, str(exc))
     checker = StreamChecker(ex.check, ex.gw.parking, ex.request_hash, ex.info)
     return StreamingResponse(
