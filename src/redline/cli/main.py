@@ -17,6 +17,7 @@ from redline.cli import ledger as ledger_cli
 from redline.cli import model as model_cli
 from redline.cli import principals as principals_cli
 from redline.cli import token as token_cli
+from redline.cli.lab import diff_cmd, test_cmd
 from redline.cli.train import eval_cmd, train_cmd
 from redline.errors import RedlineError
 from redline.settings import DeploymentConfig, Settings
@@ -27,8 +28,12 @@ if TYPE_CHECKING:
 app = typer.Typer(
     help="Redline: enforce, explain and prove model usage policy.", no_args_is_help=True
 )
-policies_app = typer.Typer(help="List and validate policy packs.", no_args_is_help=True)
+policies_app = typer.Typer(
+    help="List, validate, compare and test policy packs.", no_args_is_help=True
+)
 app.add_typer(policies_app, name="policies")
+policies_app.command("diff")(diff_cmd)
+policies_app.command("test")(test_cmd)
 app.add_typer(principals_cli.app, name="principals")
 app.add_typer(approvals_cli.app, name="approvals")
 app.add_typer(token_cli.app, name="token")

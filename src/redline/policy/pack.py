@@ -13,6 +13,7 @@ from pathlib import Path
 import cedarpy
 
 from redline.errors import PolicyError, UnknownPolicyError
+from redline.policy.lines import hint_of, policy_line, syntax_line
 from redline.taxonomy import CATEGORIES
 
 _HEADER = re.compile(r"^//\s*([a-z_.]+)\s*:\s*(.+?)\s*$")
@@ -82,27 +83,42 @@ def _thresholds(meta: dict[str, str], source: str) -> dict[str, float]:
     return out
 
 
+def _at(source: str, line: int | None) -> str:
+    return f"{source}, line {line}" if line is not None else source
+
+
 def _rules(name: str, text: str, source: str) -> dict[str, Rule]:
     try:
         parsed = json.loads(cedarpy.policies_to_json_str(text))
     except Exception as exc:  # cedarpy raises plain ValueError/RuntimeError on syntax errors
-        raise PolicyError(f"{source}: Cedar syntax error: {exc}") from exc
+        where = _at(source, syntax_line(text))
+        raise PolicyError(f"{where}: Cedar syntax error: {exc}") from exc
     if parsed.get("templates"):
         raise PolicyError(f"{source}: templates are not supported in packs")
     rules: dict[str, Rule] = {}
     for pid, body in parsed["staticPolicies"].items():
         ann = body.get("annotations", {})
         if "id" not in ann or "reason" not in ann:
-            raise PolicyError(f"{source}: every rule needs @id and @reason; {pid} lacks one")
+            where = _at(source, policy_line(text, pid))
+            raise PolicyError(f"{where}: every rule needs @id and @reason; this one lacks one")
         res = body.get("resource", {})
         category = res.get("entity", {}).get("id") if res.get("op") == "==" else None
         if category is not None and category not in CATEGORIES:
-            raise PolicyError(f"{source}: rule {ann['id']} names unknown category {category!r}")
+            where = _at(source, policy_line(text, pid, category))
+            raise PolicyError(f"{where}: rule {ann['id']} names unknown category {category!r}")
         rules[pid] = Rule(name, ann["id"], body["effect"], ann["reason"], category)
     ids = [r.id for r in rules.values()]
     if len(ids) != len(set(ids)):
         raise PolicyError(f"{source}: rule ids must be unique within a pack")
     return rules
+
+
+def _schema_error(text: str, rules: dict[str, Rule], error: cedarpy.ValidationError) -> str:
+    """ "line 12, rule BASE-7: attribute `warrant` in context ... not found"."""
+    line = policy_line(text, error.policy_id, hint_of(error.error))
+    rule = rules.get(error.policy_id)
+    message = re.sub(r"^for policy `[^`]*`, ", "", error.error)
+    return f"line {line}, rule {rule.id if rule else error.policy_id}: {message}"
 
 
 def parse_pack(text: str, source: str) -> Pack:
@@ -111,7 +127,7 @@ def parse_pack(text: str, source: str) -> Pack:
     rules = _rules(meta["pack"], text, source)  # syntax errors first: clearer than schema ones
     result = cedarpy.validate_policies(text, schema_text())
     if not result.validation_passed:
-        errors = "; ".join(str(e) for e in result.errors)
+        errors = "; ".join(_schema_error(text, rules, e) for e in result.errors)
         raise PolicyError(f"{source}: does not validate against the Redline schema: {errors}")
     name = meta["pack"]
     return Pack(

@@ -1,0 +1,97 @@
+"""The policy lab: `redline policies diff|test`, `redline simulate`, `redline replay`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from redline.errors import PolicyError, RedlineError
+from redline.policy.pack import Pack, PackRegistry, parse_pack
+
+err = Console(stderr=True, soft_wrap=True)
+
+PolicyDirOpt = Annotated[
+    Path | None,
+    typer.Option("--policy-dir", envvar="REDLINE_POLICY_DIR", help="Directory of your own packs."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the report as JSON.")]
+
+
+def fail(exc: RedlineError, code: int = 2) -> typer.Exit:
+    err.print(f"[red]error:[/] {exc}")
+    return typer.Exit(code)
+
+
+def load_packs(spec: str, policy_dir: Path | None) -> list[Pack]:
+    """Packs named in `spec` (comma-joined): names from the registry, or .cedar files."""
+    registry = PackRegistry(policy_dir)
+    names: list[str] = []
+    packs: list[Pack] = []
+    for item in (s.strip() for s in spec.split(",")):
+        if item.endswith(".cedar"):
+            path = Path(item)
+            if not path.is_file():
+                raise PolicyError(f"pack file {path} does not exist")
+            packs.append(parse_pack(path.read_text("utf-8"), str(path)))
+        elif item:
+            names.append(item)
+    if names:
+        packs += registry.select(names)
+    if not packs:
+        raise PolicyError("no policy pack named; give at least one")
+    return packs
+
+
+def diff_cmd(
+    a: Annotated[str, typer.Argument(help="Packs A, comma-joined (names or .cedar files).")],
+    b: Annotated[str, typer.Argument(help="Packs B, comma-joined (names or .cedar files).")],
+    policy_dir: PolicyDirOpt = None,
+    as_json: JsonOpt = False,
+    html: Annotated[
+        Path | None, typer.Option("--html", help="Write the report as one HTML page here.")
+    ] = None,
+) -> None:
+    """Every cell (category x attested facts) that A and B decide differently, and why."""
+    from redline.cli.lab_html import diff_page
+    from redline.cli.lab_view import diff_table
+    from redline.policy.diff import diff, report_json
+
+    try:
+        report = diff(load_packs(a, policy_dir), load_packs(b, policy_dir))
+    except RedlineError as exc:
+        raise fail(exc) from exc
+    if html is not None:
+        html.write_text(diff_page(report), "utf-8")
+        err.print(f"wrote {html}")
+    if as_json:
+        print(json.dumps(report_json(report), indent=2, ensure_ascii=False))
+    elif html is None:
+        diff_table(report, Console())
+
+
+def test_cmd(
+    pack: Annotated[str, typer.Argument(help="Packs to test, comma-joined (names or files).")],
+    cases: Annotated[Path, typer.Option("--cases", help="Cases: TOML [[case]] or JSONL.")],
+    policy_dir: PolicyDirOpt = None,
+) -> None:
+    """Run a pack's test cases; exit 1 if any expectation is wrong (for CI)."""
+    from redline.policy.cases import load_cases, run_cases
+
+    try:
+        packs = load_packs(pack, policy_dir)
+        results = run_cases(packs, load_cases(cases))
+    except RedlineError as exc:
+        raise fail(exc) from exc
+    out = Console()
+    failed = [r for r in results if not r.passed]
+    for r in results:
+        mark = "[green]PASS[/]" if r.passed else "[red]FAIL[/]"
+        out.print(f"{mark} {r.numbered.label}" + ("" if r.passed else f": {r.explain()}"))
+    summary = f"{len(results) - len(failed)} passed, {len(failed)} failed"
+    out.print(f"[bold]{summary}[/] ({', '.join(p.name for p in packs)}, {cases})")
+    if failed:
+        raise typer.Exit(1)
