@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from redline.errors import PolicyError, RedlineError
+from redline.errors import InputError, PolicyError, RedlineError
 from redline.policy.pack import Pack, PackRegistry, parse_pack
+from redline.policy.simulate import Item
 
 err = Console(stderr=True, soft_wrap=True)
 
@@ -94,4 +97,73 @@ def test_cmd(
     summary = f"{len(results) - len(failed)} passed, {len(failed)} failed"
     out.print(f"[bold]{summary}[/] ({', '.join(p.name for p in packs)}, {cases})")
     if failed:
+        raise typer.Exit(1)
+
+
+def read_items(path: Path, invalid: list[str]) -> Iterator[Item]:
+    """The requests of a JSONL file (as `redline check` reads them); bad lines are noted."""
+    from pydantic import ValidationError
+
+    from redline.subject import DecideRequest
+
+    with path.open(encoding="utf-8") as stream:
+        for number, line in enumerate(stream, start=1):
+            if not line.strip():
+                continue
+            try:
+                yield Item(number, DecideRequest.model_validate_json(line))
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                where = ".".join(str(p) for p in first["loc"]) or "line"
+                invalid.append(f"line {number}: {where}: {first['msg']}")
+
+
+def simulate_cmd(
+    policy: Annotated[str, typer.Option("--policy", help="Packs A (comma-joined).")],
+    against: Annotated[str, typer.Option("--against", help="Packs B (comma-joined).")],
+    jsonl: Annotated[Path, typer.Option("--jsonl", help="Requests, one JSON object a line.")],
+    policy_dir: PolicyDirOpt = None,
+    classifier: Annotated[
+        str, typer.Option("--classifier", envvar="REDLINE_CLASSIFIER", help="rules, model, auto.")
+    ] = "auto",
+    chart: Annotated[
+        Path | None, typer.Option("--chart", help="Write the decision shift as SVG here.")
+    ] = None,
+    show: Annotated[int, typer.Option(help="Changed requests to list.")] = 50,
+    as_json: JsonOpt = False,
+) -> None:
+    """Decide each request under A and under B (classified once) and show what changes.
+
+    Nothing is recorded: no ledger entry, no approval. The file is the operator's own, so
+    its attestations are trusted, as in `redline check`."""
+    from redline.classify.load import load_classifier
+    from redline.cli.lab_view import packs_label, shift_view
+    from redline.policy.simulate import shift_json, simulate
+    from redline.trust import TRUST_ALL
+
+    try:
+        a, b = load_packs(policy, policy_dir), load_packs(against, policy_dir)
+        model = load_classifier(classifier)
+        if not jsonl.is_file():
+            raise InputError(f"no such file: {jsonl}")
+    except RedlineError as exc:
+        raise fail(exc) from exc
+    total = sum(1 for line in jsonl.open(encoding="utf-8") if line.strip())
+    invalid: list[str] = []
+    columns = (TextColumn("deciding"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=err) as bar:
+        task = bar.add_task("simulate", total=total)
+        report = simulate(model, a, b, read_items(jsonl, invalid), TRUST_ALL,
+                          advance=lambda n: bar.advance(task, n))  # fmt: skip
+    report.invalid = invalid
+    if chart is not None:
+        from redline.cli.lab_chart import shift_svg
+
+        chart.write_text(shift_svg(report, packs_label(a), packs_label(b)), "utf-8")
+        err.print(f"wrote {chart}")
+    if as_json:
+        print(json.dumps(shift_json(report), indent=2, ensure_ascii=False))
+    else:
+        shift_view(report, Console(), "line", show)
+    if invalid:
         raise typer.Exit(1)

@@ -9,6 +9,7 @@ from rich.table import Table
 
 from redline.policy.diff import Clause, Difference, DiffReport, Side
 from redline.policy.pack import Pack
+from redline.policy.simulate import EFFECTS, ShiftReport
 from redline.policy.space import ANY
 from redline.taxonomy import CATEGORIES
 
@@ -70,3 +71,43 @@ def diff_table(report: DiffReport, console: Console) -> None:
         table.add_row(d.category, when(report, d), effect_text(d.a), effect_text(d.b), str(d.cells))
     console.print(table)
     print_clauses(clauses_once([s for d in report.differences for s in (d.a, d.b)]), console)
+
+
+def _counts(report: ShiftReport) -> Table:
+    table = Table("effect", "A", "B", "change", title="Decisions")
+    for effect in EFFECTS:
+        a, b = report.count("a", effect), report.count("b", effect)
+        table.add_row(f"[{STYLE[effect]}]{effect}[/]", f"{a:,}", f"{b:,}", f"{b - a:+,}")
+    return table
+
+
+def _matrix(report: ShiftReport) -> Table:
+    table = Table("A \\ B", *EFFECTS, title="From A to B")
+    for x in EFFECTS:
+        table.add_row(x, *(f"{report.shift[(x, y)]:,}" for y in EFFECTS))
+    return table
+
+
+def _side_cell(s: Side) -> str:
+    return "\n".join([f"[bold {STYLE[s.effect]}]{s.effect}[/]", *(c.rule for c in s.clauses)])
+
+
+def shift_view(report: ShiftReport, console: Console, ref: str, show: int) -> None:
+    """Counts under each side, the A-to-B matrix, and the requests whose decision changed."""
+    console.print(f"[bold]A[/] {packs_label(report.a)}\n[bold]B[/] {packs_label(report.b)}")
+    console.print(f"{report.total:,} decided, {len(report.changed):,} changed")
+    console.print(_counts(report))
+    console.print(_matrix(report))
+    if report.changed:
+        table = Table(ref, "id", "categories", "A", "B", title="Changed", show_lines=True)
+        for c in report.changed[:show]:
+            cats = "\n".join(f"{k} {v:.2f}" for k, v in sorted(c.categories.items(),
+                                                                key=lambda kv: -kv[1]))  # fmt: skip
+            table.add_row(str(c.ref), str(c.id), cats, _side_cell(c.a), _side_cell(c.b))
+        console.print(table)
+        if len(report.changed) > show:
+            console.print(f"… and {len(report.changed) - show:,} more (all of them with --json)")
+        sides = [s for c in report.changed[:show] for s in (c.a, c.b)]
+        print_clauses(clauses_once(sides), console)
+    for message in report.invalid:
+        console.print(f"[yellow]skipped[/] {message}")

@@ -35,6 +35,7 @@ class Side:
     effect: str
     clauses: tuple[Clause, ...]
     release: str  # what would release a hold; "" otherwise
+    categories: tuple[str, ...] = ()  # the categories the deciding verdicts were on
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,8 @@ def side(outcome: Outcome) -> Side:
     clauses = tuple(
         dict.fromkeys(Clause(v.pack, r.id, r.reason) for v in outcome.deciding for r in v.rules)
     )
-    return Side(outcome.effect.value, clauses, release_text(outcome))
+    categories = tuple(dict.fromkeys(v.category for v in outcome.deciding))
+    return Side(outcome.effect.value, clauses, release_text(outcome), categories)
 
 
 def decide_cell(
@@ -133,23 +135,25 @@ def diff(
     return DiffReport(tuple(a), tuple(b), dims, examined, differing, tuple(found))
 
 
-def _side_json(s: Side) -> dict[str, object]:
+def side_json(s: Side) -> dict[str, object]:
     return {
         "effect": s.effect,
+        "categories": list(s.categories),
         "decided_by": [{"policy": c.pack, "rule": c.rule, "reason": c.reason} for c in s.clauses],
         "release": s.release or None,
     }
 
 
+def packs_json(packs: Sequence[Pack]) -> list[dict[str, str]]:
+    return [{"name": p.name, "version": p.version, "sha256": p.sha256} for p in packs]
+
+
 def report_json(report: DiffReport) -> dict[str, object]:
     """The report as plain JSON: both sides, the space, and each merged difference."""
 
-    def packs(side: tuple[Pack, ...]) -> list[dict[str, str]]:
-        return [{"name": p.name, "version": p.version, "sha256": p.sha256} for p in side]
-
     return {
-        "a": packs(report.a),
-        "b": packs(report.b),
+        "a": packs_json(report.a),
+        "b": packs_json(report.b),
         "dimensions": {"category": list(CATEGORIES)}
         | {d.name: list(d.values) for d in report.dimensions},
         "cells_examined": report.examined,
@@ -159,8 +163,8 @@ def report_json(report: DiffReport) -> dict[str, object]:
                 "category": d.category,
                 "when": report.conditions(d),
                 "cells": d.cells,
-                "a": _side_json(d.a),
-                "b": _side_json(d.b),
+                "a": side_json(d.a),
+                "b": side_json(d.b),
             }
             for d in report.differences
         ],
