@@ -17,7 +17,6 @@ from redline.cli.main import app
 from redline.policy.pack import PackRegistry
 from redline.policy.simulate import Item, simulate
 from redline.subject import DecideRequest, Subject
-from redline.trust import TRUST_ALL
 from tests.lab_traffic import write_traffic
 
 REGISTRY = PackRegistry()
@@ -61,7 +60,6 @@ def _run(
         REGISTRY.select("provider-redlines"),
         REGISTRY.select("all-lawful-purposes"),
         items,
-        TRUST_ALL,
         batch_size=batch_size,
     )
     expected = Counter(it.request.subject().content_hash() for it in items)
@@ -161,7 +159,6 @@ def test_requests_keep_their_order() -> None:
         REGISTRY.select("provider-redlines"),
         REGISTRY.select("provider-redlines"),
         items,
-        TRUST_ALL,
         batch_size=2,
     )
     assert report.total == 5 and not report.changed

@@ -145,10 +145,16 @@ class Decider:
                 DecidedByRef(policy=d.policy, rule=d.rule, effect=d.effect, category=d.category)
                 for d in decision.decided_by
             ],
-            detail={"ignored_attestations": decision.ignored_attestations}
-            if decision.ignored_attestations
-            else {},
+            detail=self._detail(request, decision),
         )
+
+    def _detail(self, request: DecideRequest, decision: Decision) -> dict[str, Any]:
+        detail: dict[str, Any] = {}
+        if decision.ignored_attestations:
+            detail["ignored_attestations"] = decision.ignored_attestations
+        if facts := facts_from(request.context, self.trust)[0].attested():
+            detail["facts"] = facts
+        return detail
 
     def _record(
         self,

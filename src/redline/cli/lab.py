@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from redline.errors import InputError, PolicyError, RedlineError
 from redline.policy.pack import Pack, PackRegistry, parse_pack
-from redline.policy.simulate import Item
+from redline.policy.simulate import Item, request_item
 
 err = Console(stderr=True, soft_wrap=True)
 
@@ -101,17 +101,19 @@ def test_cmd(
 
 
 def read_items(path: Path, invalid: list[str]) -> Iterator[Item]:
-    """The requests of a JSONL file (as `redline check` reads them); bad lines are noted."""
+    """The requests of a JSONL file (as `redline check` reads them); bad lines are noted.
+    The file is the operator's own, so its attestations are trusted."""
     from pydantic import ValidationError
 
     from redline.subject import DecideRequest
+    from redline.trust import TRUST_ALL
 
     with path.open(encoding="utf-8") as stream:
         for number, line in enumerate(stream, start=1):
             if not line.strip():
                 continue
             try:
-                yield Item(number, DecideRequest.model_validate_json(line))
+                yield request_item(number, DecideRequest.model_validate_json(line), TRUST_ALL)
             except ValidationError as exc:
                 first = exc.errors()[0]
                 where = ".".join(str(p) for p in first["loc"]) or "line"
@@ -139,7 +141,6 @@ def simulate_cmd(
     from redline.classify.load import load_classifier
     from redline.cli.lab_view import packs_label, shift_view
     from redline.policy.simulate import shift_json, simulate
-    from redline.trust import TRUST_ALL
 
     try:
         a, b = load_packs(policy, policy_dir), load_packs(against, policy_dir)
@@ -153,8 +154,8 @@ def simulate_cmd(
     columns = (TextColumn("deciding"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=err) as bar:
         task = bar.add_task("simulate", total=total)
-        report = simulate(model, a, b, read_items(jsonl, invalid), TRUST_ALL,
-                          advance=lambda n: bar.advance(task, n))  # fmt: skip
+        items = read_items(jsonl, invalid)
+        report = simulate(model, a, b, items, advance=lambda n: bar.advance(task, n))
     report.invalid = invalid
     if chart is not None:
         from redline.cli.lab_chart import shift_svg
@@ -167,3 +168,49 @@ def simulate_cmd(
         shift_view(report, Console(), "line", show)
     if invalid:
         raise typer.Exit(1)
+
+
+def replay_cmd(
+    policy: Annotated[str, typer.Option("--policy", help="The candidate packs (comma-joined).")],
+    since: Annotated[str, typer.Option("--since", help="How far back: 7d, 24h, 90m.")] = "7d",
+    against: Annotated[
+        str | None, typer.Option("--against", help="Compare with these (default: in force).")
+    ] = None,
+    url: Annotated[str, typer.Option("--url", envvar="REDLINE_URL")] = "http://127.0.0.1:8080",
+    key: Annotated[str, typer.Option("--key", envvar="REDLINE_API_KEY", help="An admin key.")] = "",
+    chart: Annotated[
+        Path | None, typer.Option("--chart", help="Write the decision shift as SVG here.")
+    ] = None,
+    show: Annotated[int, typer.Option(help="Changed decisions to list.")] = 50,
+    as_json: JsonOpt = False,
+) -> None:
+    """(admin) Re-decide your deployment's recorded traffic under a candidate policy.
+
+    The server reads the content back from its store, classifies each request once and
+    decides it under the packs in force and under the candidate. Nothing is decided for
+    real; the ledger gains one `replay` entry naming you, the window and the result's hash."""
+    from redline.cli.approvals import _call
+    from redline.cli.lab_view import packs_label, shift_view
+    from redline.policy.simulate import shift_from_json
+
+    body: dict[str, object] = {"since": since, "policy": policy.split(",")}
+    if against:
+        body["against"] = against.split(",")
+    with err.status("replaying on the server"):
+        result = _call("POST", url, key, "/v1/replay", body)
+    report = shift_from_json(result)
+    if chart is not None:
+        from redline.cli.lab_chart import shift_svg
+
+        chart.write_text(shift_svg(report, packs_label(report.a), packs_label(report.b)), "utf-8")
+        err.print(f"wrote {chart}")
+    if as_json:
+        print(json.dumps(result, indent=2, ensure_ascii=False))
+        return
+    shift_view(report, Console(), "entry", show)
+    window = result["window"]
+    Console().print(
+        f"replayed {window['replayed']:,} decisions of {window['deployment']} since {since} "
+        f"(entries {window['from']}..{window['to'] - 1}); recorded as ledger entry "
+        f"{result['ledger_index']}, result sha256 {result['result_sha256']}"
+    )

@@ -9,14 +9,14 @@ from rich.table import Table
 
 from redline.policy.diff import Clause, Difference, DiffReport, Side
 from redline.policy.pack import Pack
-from redline.policy.simulate import EFFECTS, ShiftReport
+from redline.policy.simulate import EFFECTS, PackRef, ShiftReport
 from redline.policy.space import ANY
 from redline.taxonomy import CATEGORIES
 
 STYLE = {"allow": "green", "hold": "yellow", "deny": "red"}
 
 
-def packs_label(packs: Sequence[Pack]) -> str:
+def packs_label(packs: Sequence[Pack | PackRef]) -> str:
     return " + ".join(f"{p.name} {p.version}" for p in packs)
 
 

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from redline import __version__
 from redline.gateway import errors, security
 from redline.gateway.guard import BodyGuard
-from redline.gateway.routes import approvals, chat, decide, ledger
+from redline.gateway.routes import approvals, chat, decide, ledger, replay
 from redline.gateway.services import Services, build_services
 from redline.settings import Settings
 
@@ -37,6 +37,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(decide.router)
     app.include_router(approvals.router)
     app.include_router(ledger.router)
+    app.include_router(replay.router)
     chat.install(app, settings, services)
     app.add_middleware(
         BodyGuard, max_bytes=settings.max_body_bytes, max_depth=settings.max_json_depth

@@ -24,6 +24,12 @@ class Facts:
             changes["approvals"] = self.approvals | {role}
         return replace(self, **changes)
 
+    def attested(self) -> dict[str, Any]:
+        """The attested facts that differ from none at all, as the ledger records them
+        (so a replay decides on what counted then)."""
+        keys = ("authority_ref", "senior_review_ref", "purpose", "us_persons", "classification")
+        return {k: getattr(self, k) for k in keys if getattr(self, k) != getattr(_NONE, k)}
+
     def cedar_context(self) -> dict[str, Any]:
         return {
             "authority_ref": self.authority_ref,
@@ -33,3 +39,6 @@ class Facts:
             "classification": self.classification,
             "approvals": sorted(self.approvals),
         }
+
+
+_NONE = Facts()
