@@ -156,3 +156,17 @@ def test_report_json_lists_both_sides() -> None:
     body = report_json(report)
     assert body["a"][0]["name"] == "provider-redlines"  # type: ignore[index]
     assert body["b"][0]["sha256"] == REGISTRY.get("dodd-3000-09").sha256  # type: ignore[index]
+
+
+def test_readme_shows_the_real_headline_diff() -> None:
+    from io import StringIO
+
+    from rich.console import Console
+
+    from redline.cli.lab_view import diff_table
+
+    buffer = StringIO()
+    report = diff(REGISTRY.select("provider-redlines"), REGISTRY.select("all-lawful-purposes"))
+    diff_table(report, Console(file=buffer, width=132, color_system=None))
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    assert buffer.getvalue().rstrip("\n") in readme
