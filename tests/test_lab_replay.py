@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from redline.cli.main import app
+from redline.ledger.content import CONTENT_KEY_ENV, new_content_key
 from redline.ledger.entry import LedgerEntry, commit
 from redline.ledger.store import LedgerStore, Sealed
 from redline.policy.replay import result_hash
@@ -172,3 +173,20 @@ def test_cli_replay(tmp_path: Path) -> None:
         assert "<svg" in (tmp_path / "shift.svg").read_text()
         refused = CliRunner().invoke(app, [*args[:-4], "--key", srv.keys["a-req"]])
         assert refused.exit_code == 1 and "403 forbidden" in refused.output
+
+
+def test_replay_reads_sealed_content_through_the_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = tmp_path / "content.key"
+    key.write_text(new_content_key())
+    monkeypatch.setenv(CONTENT_KEY_ENV, str(key))
+    with running(tmp_path) as srv:
+        _admins(srv)
+        assert srv.post("a-req", "/v1/decide", CYBER).status_code == 200
+        store = _store(srv)
+        raw = store._content(0)
+        assert raw is not None and b"SCADA" not in raw  # sealed at rest
+        body = srv.post("a-admin", "/v1/replay", CANDIDATE).json()
+        assert body["window"]["replayed"] == 1 and body["invalid"] == []
+        assert _changed(body) == {0: ("hold", "allow")}
