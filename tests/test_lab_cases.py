@@ -105,7 +105,10 @@ def test_errors_name_the_line(old: str, new: str, line: int, message: str) -> No
     assert message in str(info.value)
 
 
-def test_a_server_refuses_to_start_on_a_bad_pack_dir(tmp_path: Path) -> None:
+def test_a_server_refuses_to_start_on_a_bad_pack_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # a first start writes its ledger key under ./var
     (tmp_path / "base-security.cedar").write_text(
         PACK.read_text().replace("context.authority_ref", "context.authority")
     )
