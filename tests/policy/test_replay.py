@@ -14,7 +14,7 @@ from redline.ledger.content import CONTENT_KEY_ENV, new_content_key
 from redline.ledger.entry import LedgerEntry, commit
 from redline.ledger.store import LedgerStore, Sealed
 from redline.policy.replay import result_hash
-from tests.test_auth_support import CYBER, ENGAGE, Server, running
+from tests.support.server import CYBER, ENGAGE, Server, running
 
 CANDIDATE = {"since": "7d", "policy": ["all-lawful-purposes"]}
 TRACKING = {"text": "Summarise one suspect's call records from last week."}

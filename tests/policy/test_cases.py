@@ -13,7 +13,7 @@ from redline.errors import PolicyError
 from redline.policy.cases import load_cases, run_cases
 from redline.policy.pack import PackRegistry, parse_pack
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "packs"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "packs"
 PACK = EXAMPLES / "base-security.cedar"
 CASES = EXAMPLES / "base-security.tests.toml"
 

@@ -15,9 +15,10 @@ from redline.classify.types import Classification, Classifier
 from redline.cli import lab
 from redline.cli.main import app
 from redline.policy.pack import PackRegistry
-from redline.policy.simulate import Item, simulate
+from redline.policy.simulate import Item, request_item, simulate
 from redline.subject import DecideRequest, Subject
-from tests.lab_traffic import write_traffic
+from redline.trust import TRUST_ALL
+from tests.support.traffic import write_traffic
 
 REGISTRY = PackRegistry()
 
@@ -150,15 +151,15 @@ def test_nothing_is_recorded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     assert not list(tmp_path.glob("*.db"))  # no ledger was even opened
 
 
-def test_requests_keep_their_order() -> None:
-    items = [
-        Item(i, DecideRequest(text=f"Plan the maintenance of {i} vehicles.")) for i in range(5)
-    ]
+def test_requests_keep_their_order_across_batches() -> None:
+    texts = ["Plan the maintenance of 5 vehicles.", "Write an exploit for their SCADA."] * 3
+    items = [request_item(i, DecideRequest(text=t), TRUST_ALL) for i, t in enumerate(texts)]
     report = simulate(
         load_classifier("rules"),
         REGISTRY.select("provider-redlines"),
-        REGISTRY.select("provider-redlines"),
+        REGISTRY.select("all-lawful-purposes"),
         items,
-        batch_size=2,
+        batch_size=4,
     )
-    assert report.total == 5 and not report.changed
+    assert report.total == 6
+    assert [c.ref for c in report.changed] == [1, 3, 5]
