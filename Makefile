@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 MODEL := $(or $(REDLINE_MODEL_DIR),var/model)/minilm-int8.onnx
 
-.PHONY: run test lint typecheck model install clean
+.PHONY: run test lint typecheck model install clean browser
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -35,7 +35,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-test: $(STAMP) $(MODEL) lint typecheck
+# The console's browser tests drive Debian's chromium (no browser download from anywhere else).
+browser:
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
+
+test: $(STAMP) $(MODEL) lint typecheck browser
 	$(BIN)/pytest -q
 
 run: $(STAMP) $(MODEL)

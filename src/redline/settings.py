@@ -71,6 +71,7 @@ class Settings(BaseModel):
     )
     rate_limit_per_minute: float = 600.0  # per principal; 0 switches the limit off
     rate_limit_burst: int = Field(default=120, ge=1)
+    console_session_s: int = Field(default=8 * 3600, gt=0)  # a console sign-in lasts this long
 
     @classmethod
     def from_file(cls, path: Path, **overrides: Any) -> Settings:

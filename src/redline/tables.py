@@ -1,8 +1,8 @@
 """Every table Redline keeps, declared once (SQLAlchemy Core).
 
-`metadata` holds the state tables (principals, keys, approvals, parked answers), which
-the Alembic migrations create; `ledger_metadata` holds the ledger's, which each ledger
-store creates from `ledger_ddl` on SQLite and PostgreSQL alike.
+`metadata` holds the state tables (principals, keys, approvals, parked answers, console
+sessions), which the Alembic migrations create; `ledger_metadata` holds the ledger's,
+which each ledger store creates from `ledger_ddl` on SQLite and PostgreSQL alike.
 """
 
 from __future__ import annotations
@@ -105,6 +105,17 @@ parked_approvals_table = Table(
     metadata,
     Column("approval_id", String(64), primary_key=True),
     Column("parked_id", String(64), nullable=False, index=True),
+)
+
+# Console sessions (console/sessions.py): the SHA-256 of the cookie's token, never the token.
+console_sessions_table = Table(
+    "console_sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("principal", String(128), nullable=False),
+    Column("key_id", String(32), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False, index=True),
 )
 
 ledger_metadata = MetaData()

@@ -87,6 +87,14 @@ class ApproverStats(BaseModel):
     fast_approvals: int  # faster than the minimum review time: rubber-stamping?
 
 
+class HistogramBin(BaseModel):
+    """Decisions that took at most `le` seconds and more than the bin before; `le` None:
+    longer than every bound."""
+
+    le: float | None
+    count: int
+
+
 class ApprovalStats(BaseModel):
     deployment: str | None
     total: int
@@ -96,3 +104,4 @@ class ApprovalStats(BaseModel):
     min_review_s: float
     approvers: list[ApproverStats]
     rubber_stamp_flags: list[dict[str, Any]]
+    time_to_decision_histogram: list[HistogramBin] = Field(default_factory=list)

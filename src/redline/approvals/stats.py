@@ -3,13 +3,25 @@ approvals faster than the minimum review time (rubber-stamping)."""
 
 from __future__ import annotations
 
+import bisect
 import statistics
 from typing import Any
 
 from sqlalchemy import Engine, and_, select
 
-from redline.approvals.models import ApprovalState, ApprovalStats, ApproverStats
+from redline.approvals.models import ApprovalState, ApprovalStats, ApproverStats, HistogramBin
 from redline.tables import approvals_table, votes_table
+
+# Upper bounds of the time-to-decision bins, in seconds: 10 s up to an hour.
+BIN_BOUNDS: tuple[float, ...] = (10, 30, 60, 120, 300, 600, 900, 1800, 3600)
+
+
+def histogram(waits: list[float]) -> list[HistogramBin]:
+    counts = [0] * (len(BIN_BOUNDS) + 1)
+    for w in waits:
+        counts[bisect.bisect_left(BIN_BOUNDS, w)] += 1
+    bounds: list[float | None] = [*BIN_BOUNDS, None]
+    return [HistogramBin(le=b, count=c) for b, c in zip(bounds, counts, strict=True)]
 
 
 def approval_stats(engine: Engine, scope: str | None, min_review_s: float) -> ApprovalStats:
@@ -71,4 +83,5 @@ def approval_stats(engine: Engine, scope: str | None, min_review_s: float) -> Ap
         min_review_s=minimum,
         approvers=approvers,
         rubber_stamp_flags=flags,
+        time_to_decision_histogram=histogram(waits),
     )

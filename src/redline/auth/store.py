@@ -98,6 +98,11 @@ def _parse_key(key: str) -> tuple[str, str]:
     return key_id, secret
 
 
+def key_id_of(key: str) -> str:
+    """The public key id of a well-formed key; AuthError otherwise."""
+    return _parse_key(key)[0]
+
+
 def _fetch(db: Any, sql: str, params: Any) -> _KeyRow | None:
     cur = db.cursor()
     try:
@@ -285,6 +290,15 @@ class PrincipalStore:
         finally:
             raw.close()
         return _check(row, secret)
+
+    def by_key_id(self, key_id: str) -> Principal:
+        """The principal of a live key id (a console session holds one, never the key):
+        AuthError when the key or its principal has been revoked."""
+        with self.engine.connect() as conn:
+            found = conn.execute(_KEY_LOOKUP, {"key_id": key_id}).first()
+        if found is None or found.revoked_at is not None or found.p_rev is not None:
+            raise AuthError("this key or its principal has been revoked")
+        return Principal(found.id, found.id, frozenset(found.roles.split(",")), found.deployment)
 
     def authenticate_here(self, key: str) -> Principal | None:
         """`authenticate` in the caller's thread (the event loop) without ever waiting: on

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from redline import __version__
+from redline import __version__, console
 from redline.gateway import errors, security
 from redline.gateway.guard import BodyGuard
 from redline.gateway.routes import approvals, chat, decide, ledger, replay
@@ -39,6 +39,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(ledger.router)
     app.include_router(replay.router)
     chat.install(app, settings, services)
+    console.install(app, services)
     app.add_middleware(
         BodyGuard, max_bytes=settings.max_body_bytes, max_depth=settings.max_json_depth
     )

@@ -41,12 +41,19 @@ async def current_principal(
     RateLimited (429, Retry-After) when the principal's bucket is empty."""
     services: Services = request.app.state.services
     key = bearer_key(request.headers.get("authorization"))
+    principal = await principal_for_key(services, key)
+    request.state.principal = principal
+    return principal
+
+
+async def principal_for_key(services: Services, key: str) -> Principal:
+    """The principal of an API key, rate limit charged: the one check of a key, for the API
+    and the console's sign-in alike (the same answer, after the same work)."""
     # SQLite answers on the event loop without waiting; otherwise a worker thread asks.
     principal = services.principals.authenticate_here(key)
     if principal is None:
         principal = await in_thread(services.principals.authenticate, key)
     services.rate_limiter.check(principal.id)
-    request.state.principal = principal
     return principal
 
 
