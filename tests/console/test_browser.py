@@ -99,8 +99,15 @@ def test_others_do_not_see_a_force_hold_as_theirs_to_decide(srv: Server, as_who:
     requester = as_who("a-req")  # type: ignore[operator]
     expect(requester.locator("#queue")).not_to_contain_text(aid)
     requester.goto(f"{srv.base}/console/approvals/{aid}")
-    expect(requester.locator("#not-decidable")).to_contain_text("own request")
+    expect(requester.locator("#not-decidable")).to_contain_text("needs the role commander")
     expect(requester.locator("#approve")).to_have_count(0)
+    own = srv.hold(who="a-cmd2")  # a commander asking for force may not approve it
+    commander = as_who("a-cmd2")  # type: ignore[operator]
+    expect(commander.locator("#queue")).not_to_contain_text(own)
+    expect(commander.locator("#queue")).to_contain_text(aid)
+    commander.goto(f"{srv.base}/console/approvals/{own}")
+    expect(commander.locator("#not-decidable")).to_contain_text("own request")
+    expect(commander.locator("#approve")).to_have_count(0)
     stranger = as_who("b-cmd")  # type: ignore[operator]
     answer = stranger.goto(f"{srv.base}/console/approvals/{aid}")
     assert answer is not None and answer.status == 404

@@ -17,7 +17,7 @@ from sqlalchemy import update
 from redline.ledger.bundle import verify_bundle
 from redline.tables import console_sessions_table as sessions_table
 from tests.support.console import console_server, csrf_of, sign_in
-from tests.support.server import ENGAGE, Server
+from tests.support.server import ENGAGE, Server, running
 
 
 @pytest.fixture(scope="module")
@@ -214,3 +214,23 @@ def test_policies_show_the_deployments_packs_with_clauses_and_versions(srv: Serv
     assert "no application of force without the approval of a commander" in html
     assert "dodd-3000-09" not in html  # not in force for alpha
     assert ENGAGE["tool_call"]["name"] not in html
+
+
+def test_the_ledger_page_says_so_when_no_checkpoint_is_signed(tmp_path: Path) -> None:
+    with running(tmp_path) as bare:  # no ledger key: nothing signs checkpoints
+        assert bare.app.state.services.checkpointer is None
+        r = sign_in(bare, "a-aud").get("/console/ledger")
+        assert r.status_code == 404 and "no checkpoint has been signed" in r.text
+        assert sign_in(bare, "a-req").get("/console/ledger").status_code == 403
+
+
+def test_an_admin_reads_another_deployments_approval_but_is_offered_no_vote(srv: Server) -> None:
+    aid = srv.hold()
+    client = sign_in(srv, "root")
+    page = client.get(f"/console/approvals/{aid}")
+    assert page.status_code == 200 and "T-17" in page.text
+    assert 'id="approve"' not in page.text and "its own deployment" in page.text
+    assert aid not in client.get("/console/approvals/queue").text
+    r = client.post(f"/console/approvals/{aid}/approve", data={"csrf": csrf_of(page.text)})
+    assert r.status_code == 403 and "its own deployment" in r.text
+    assert srv.get("a-cmd", f"/v1/approvals/{aid}").json()["state"] == "pending"

@@ -50,6 +50,26 @@ def check_may_decide(principal: Principal, required: frozenset[str]) -> None:
         )
 
 
+def decider_refusal(
+    principal: Principal, deployment: str, requester: str, required: frozenset[str]
+) -> ForbiddenError | None:
+    """Why this principal may not vote on an approval of `deployment` asked by `requester`
+    that needs one of `required`; None when they may. The service raises it; the console
+    asks it to decide whether to offer the vote at all."""
+    if principal.deployment != deployment:  # an admin may read across, not vote
+        return ForbiddenError(
+            "an approval is decided only by principals of its own deployment "
+            f"({deployment!r}); you belong to {principal.deployment!r}"
+        )
+    try:
+        check_may_decide(principal, required)
+    except ForbiddenError as exc:
+        return exc
+    if principal.id == requester:
+        return ForbiddenError("nobody decides on their own request")
+    return None
+
+
 def summary_fields(row: Row[Any], n_approvals: int) -> dict[str, Any]:
     return dict(
         id=row.id,

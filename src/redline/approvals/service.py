@@ -32,8 +32,8 @@ from redline.approvals.models import (
 from redline.approvals.queries import (
     approval_detail,
     approval_summaries,
-    check_may_decide,
     check_visible,
+    decider_refusal,
     fetch_row,
     load_row,
     required_roles,
@@ -286,15 +286,10 @@ class ApprovalService:
             if row is None:
                 raise NotFoundError(f"no approval {approval_id!r}")
             check_visible(principal, row)
-            if principal.deployment != row.deployment:  # an admin may read across, not vote
-                raise ForbiddenError(
-                    "an approval is decided only by principals of its own deployment "
-                    f"({row.deployment!r}); you belong to {principal.deployment!r}"
-                )
             required = required_roles(row)
-            check_may_decide(principal, required)
-            if principal.id == row.requester:
-                raise ForbiddenError("nobody decides on their own request")
+            refusal = decider_refusal(principal, row.deployment, row.requester, required)
+            if refusal is not None:
+                raise refusal
             if not locked:
                 raise ConflictError(f"approval {approval_id} is already {row.state}")
             if row.expires_at <= now:

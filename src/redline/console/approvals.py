@@ -13,6 +13,7 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import RedirectResponse, Response
 
 from redline.approvals.models import ApprovalDetail, ApprovalSummary, ApproveBody, RejectBody
+from redline.approvals.queries import decider_refusal
 from redline.auth.principal import Principal
 from redline.console.sessions import Session
 from redline.console.web import PREFIX, FormDep, SessionDep, render, services_of
@@ -26,16 +27,15 @@ ApprovalId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z
 def why_not_decider(
     principal: Principal, approval: ApprovalSummary, voters: frozenset[str] = frozenset()
 ) -> str | None:
-    """Why this principal may not vote on this approval now; None when they may."""
+    """Why this principal may not vote on this approval now; None when they may. The
+    service's own refusal (deployment, role, own request), then state and a second vote."""
+    refusal = decider_refusal(
+        principal, approval.deployment, approval.requester, frozenset(approval.roles_required)
+    )
+    if refusal is not None:
+        return str(refusal)
     if approval.state != "pending":
         return f"this approval is {approval.state}"
-    if principal.deployment != approval.deployment:
-        return "only principals of the approval's own deployment decide it"
-    if principal.id == approval.requester:
-        return "nobody decides on their own request"
-    needed = set(approval.roles_required)
-    if not principal.roles & needed:
-        return f"deciding this approval needs the role {' and '.join(sorted(needed))}"
     if principal.id in voters:
         return "you have voted; the two-person rule needs a different approver"
     return None

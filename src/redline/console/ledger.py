@@ -38,7 +38,10 @@ def _verifier_text(request: Request) -> str:
 @router.get("/ledger")
 async def ledger_page(request: Request, session: SessionDep) -> Response:
     services = services_of(request)
-    latest = await api.checkpoint(services, session.principal, False)
+    try:
+        latest = await api.checkpoint(services, session.principal, False)
+    except NotFoundError as exc:  # a server without a ledger key signs no checkpoints
+        return render(request, "ledger.html", session, 404, cp=None, sizes=[], missing=str(exc))
     notes = await in_thread(ledger_store(services).checkpoints)
     sizes = sorted({_size_of(n) for n in notes})
     return render(
