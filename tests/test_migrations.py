@@ -23,9 +23,10 @@ def test_migrations_match_the_table_definitions(
     migrate(engine)  # idempotent: a second start changes nothing
     with engine.connect() as conn:
         ctx = MigrationContext.configure(conn)
-        assert ctx.get_current_revision() == "0003"
+        assert ctx.get_current_revision() == "0004"
         diff = compare_metadata(ctx, metadata)
     assert diff == [], f"migrations and table definitions differ: {diff}"
     names = set(inspect(engine).get_table_names())
-    assert {"principals", "api_keys", "approvals", "approval_votes", "parked_answers"} <= names
+    assert {"principals", "api_keys", "approvals", "approval_votes", "parked_answers",
+            "aggregate_subjects"} <= names  # fmt: skip
     engine.dispose()

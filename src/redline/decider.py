@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from redline.aggregate.bulk import with_bulk_rule
+from redline.aggregate.counter import Counter
 from redline.classify.types import Classification, Classifier
 from redline.clock import utcnow
 from redline.decision import Decision, fail_closed, from_outcome
@@ -18,12 +20,25 @@ from redline.ledger.entry import DecidedByRef, LedgerEntry, commit
 from redline.ledger.store import DecisionStore, Sealed
 from redline.policy.compose import compose
 from redline.policy.engine import PackEvaluator
+from redline.policy.facts import Facts
 from redline.policy.pack import Pack
 from redline.subject import DecideRequest, Subject
 from redline.subject_hash import SubjectHasher
 from redline.trust import Trust, facts_from
 
 log = logging.getLogger("redline.decide")
+
+
+@dataclass(frozen=True)
+class _Case:
+    """One request on its way through the packs."""
+
+    request: DecideRequest
+    subject: Subject
+    classification: Classification
+    facts: Facts
+    ignored: list[str]
+    bound: dict[str, Any] | None
 
 
 @dataclass
@@ -35,6 +50,9 @@ class Decider:
     evaluator: PackEvaluator = field(default_factory=PackEvaluator)
     # The deployment's keyed subject hash; a decider built without one uses a random key.
     hasher: SubjectHasher = field(default_factory=SubjectHasher.ephemeral)
+    # distinct surveillance subjects per principal (aggregate/); None: nothing is counted
+    # (the local `redline check` tool, where every line stands alone)
+    aggregates: Counter | None = None
 
     def decide(
         self,
@@ -104,17 +122,41 @@ class Decider:
         bound: dict[str, Any] | None,
     ) -> Decision:
         facts, ignored = facts_from(request.context, self.trust, approvals)
+        case = _Case(
+            request, subject, with_bulk_rule(subject, classification), facts, ignored, bound
+        )
+        if self.aggregates is None:
+            return self._policy(case)
         try:
-            outcome = compose(self.evaluator, self.packs, classification, facts)
+            pending = self.aggregates.pending(request, subject, case.classification, self.packs)
+            if pending is None:
+                return self._policy(case)
+            with self.aggregates.session(pending) as window:
+                decision = self._policy(case, window.tally.cedar())
+                if decision.decision == "allow":  # a hold or deny adds nothing
+                    window.add()
+                return decision
         except Exception as exc:
-            log.error("policy evaluation failed: %s", type(exc).__name__)
-            decision = self._failed("policy", exc, request, subject, bound)
+            log.error("aggregate count failed: %s", type(exc).__name__)
+            decision = self._failed("aggregate", exc, request, subject, bound)
             decision.classifier = classification.classifier
             return decision
-        decision = from_outcome(outcome, classification, id=request.id)
+
+    def _policy(self, case: _Case, aggregate: dict[str, Any] | None = None) -> Decision:
+        """Compose the packs over one classified request (and its counts, if it counts)."""
+        try:
+            outcome = compose(
+                self.evaluator, self.packs, case.classification, case.facts, aggregate
+            )
+        except Exception as exc:
+            log.error("policy evaluation failed: %s", type(exc).__name__)
+            decision = self._failed("policy", exc, case.request, case.subject, case.bound)
+            decision.classifier = case.classification.classifier
+            return decision
+        decision = from_outcome(outcome, case.classification, id=case.request.id)
         decision.policies = {p.name: p.version for p in self.packs}
-        decision.ignored_attestations = ignored
-        decision.subject_hash = self.hasher.hash(subject, bound)
+        decision.ignored_attestations = case.ignored
+        decision.subject_hash = self.hasher.hash(case.subject, case.bound)
         return decision
 
     def _failed(
@@ -154,6 +196,14 @@ class Decider:
             detail["ignored_attestations"] = decision.ignored_attestations
         if facts := facts_from(request.context, self.trust)[0].attested():
             detail["facts"] = facts
+        # the window and count of each deciding aggregate rule, never the subjects
+        counted = [
+            {"rule": d.rule, "window": d.window, "scope": d.scope, "count": d.count}
+            for d in decision.decided_by
+            if d.window is not None
+        ]
+        if counted:
+            detail["aggregate"] = counted
         return detail
 
     def _record(

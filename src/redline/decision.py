@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field, PrivateAttr
+from pydantic import (
+    BaseModel,
+    Field,
+    PrivateAttr,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
 
 from redline.classify.types import Classification
 from redline.policy.compose import Outcome
+from redline.policy.engine import Verdict
+from redline.policy.pack import Rule
 from redline.taxonomy import Effect
 
 
@@ -17,6 +25,19 @@ class DecidedBy(BaseModel):
     effect: Literal["allow", "hold", "deny"]
     reason: str
     category: str | None = None
+    # an aggregate rule's window ("24h"), scope ("principal") and the count that decided
+    window: str | None = None
+    scope: str | None = None
+    count: int | None = None
+
+    @model_serializer(mode="wrap")
+    def _only_aggregate_fields_in_use(self, handler: SerializerFunctionWrapHandler) -> Any:
+        """A rule that is not an aggregate rule keeps the shape SPEC.md gives decided_by."""
+        data = handler(self)
+        if isinstance(data, dict) and self.window is None:
+            for key in ("window", "scope", "count"):
+                data.pop(key, None)
+        return data
 
 
 class ReleaseCondition(BaseModel):
@@ -117,16 +138,33 @@ def summarize(outcome: Outcome) -> str:
     return f"{outcome.effect.value} ({cats}) by {rules}"
 
 
+def _decided_by(outcome: Outcome, verdict: Verdict, rule: Rule) -> DecidedBy:
+    """One deciding rule; an aggregate rule also names its window and the count (never the
+    subjects)."""
+    out = DecidedBy(
+        policy=verdict.pack,
+        rule=rule.id,
+        effect=verdict.effect.value,
+        reason=rule.reason,
+        category=verdict.category,
+    )
+    if rule.window is None or outcome.aggregate is None:
+        return out
+    prefix = "deployment_" if rule.scope == "deployment" else ""
+    count = int(outcome.aggregate[f"{prefix}distinct_subjects_{rule.window}"])
+    whose = "this deployment" if rule.scope == "deployment" else "this principal"
+    out.window, out.scope, out.count = rule.window, rule.scope, count
+    out.reason = (
+        f"{rule.reason} Window {rule.window}: {count} distinct subjects of {whose}, "
+        "this request included."
+    )
+    return out
+
+
 def from_outcome(
     outcome: Outcome, classification: Classification, *, id: str | int | None
 ) -> Decision:
-    decided_by = [
-        DecidedBy(
-            policy=v.pack, rule=r.id, effect=v.effect.value, reason=r.reason, category=v.category
-        )
-        for v in outcome.deciding
-        for r in v.rules
-    ]
+    decided_by = [_decided_by(outcome, v, r) for v in outcome.deciding for r in v.rules]
     return Decision(
         id=id,
         decision=outcome.effect.value,

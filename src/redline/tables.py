@@ -1,8 +1,9 @@
 """Every table Redline keeps, declared once (SQLAlchemy Core).
 
 `metadata` holds the state tables (principals, keys, approvals, parked answers, console
-sessions), which the Alembic migrations create; `ledger_metadata` holds the ledger's,
-which each ledger store creates from `ledger_ddl` on SQLite and PostgreSQL alike.
+sessions, aggregate subjects), which the Alembic migrations create; `ledger_metadata` holds
+the ledger's, which each ledger store creates from `ledger_ddl` on SQLite and PostgreSQL
+alike.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from sqlalchemy import (
     Column,
     Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -116,6 +118,19 @@ console_sessions_table = Table(
     Column("key_id", String(32), nullable=False),
     Column("created_at", Float, nullable=False),
     Column("expires_at", Float, nullable=False, index=True),
+)
+
+# Distinct surveillance subjects (aggregate/store.py): one row per (deployment, scope,
+# subject) with the time last seen; scope is a principal id, or "" for the deployment.
+aggregate_subjects_table = Table(
+    "aggregate_subjects",
+    metadata,
+    Column("deployment", String(256), nullable=False),
+    Column("scope", String(256), nullable=False),
+    Column("subject", String(64), nullable=False),  # HMAC-SHA256 under the deployment's secret
+    Column("last_seen", Float, nullable=False),
+    PrimaryKeyConstraint("deployment", "scope", "subject"),
+    Index("ix_aggregate_subjects_window", "deployment", "scope", "last_seen"),
 )
 
 ledger_metadata = MetaData()

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from redline.policy.compose import compose
+from redline.decision import from_outcome
+from redline.policy.compose import Outcome, compose
 from redline.policy.engine import PackEvaluator
 from redline.policy.facts import Facts
 from redline.policy.pack import PackRegistry
@@ -157,3 +158,72 @@ def test_uncertain_allowed_category_stays_allowed() -> None:
         EVALUATOR, REGISTRY.select(["provider-redlines"]), only("defensive_security", 0.4), Facts()
     )
     assert outcome.effect.value == "allow"
+
+
+# SPEC.md "Aggregate rules (version 1)": pack -> (limit of distinct subjects per principal
+# per 24 h, the effect above it, the attestation that alone releases a hold above it).
+AGGREGATE = {
+    "provider-redlines": (25, D, None),
+    "all-lawful-purposes": (200, H, "senior_review_ref"),
+    "dodd-3000-09": (None, A, None),
+    "eu-ai-act-art5": (25, D, None),
+}
+# Facts under which every pack allows the lookup itself, so only the count decides.
+LAWFUL = Facts(authority_ref=True, approvals=frozenset({"approver"}))
+
+
+def subjects(n: int) -> dict[str, object]:
+    return {
+        "lookup": True,
+        "subjects": 1,
+        "distinct_subjects_1h": n,
+        "distinct_subjects_24h": n,
+        "deployment_distinct_subjects_1h": n,
+        "deployment_distinct_subjects_24h": n,
+    }
+
+
+def aggregate_outcome(pack: str, n: int, facts: Facts = LAWFUL) -> Outcome:
+    return compose(
+        EVALUATOR, REGISTRY.select([pack]), only("targeted_surveillance"), facts, subjects(n)
+    )
+
+
+def test_aggregate_table_covers_the_packs() -> None:
+    assert set(AGGREGATE) == set(PACKS)
+
+
+@pytest.mark.parametrize("pack", PACKS)
+def test_aggregate_limit(pack: str) -> None:
+    limit, above, _ = AGGREGATE[pack]
+    at = limit if limit is not None else 100_000
+    assert aggregate_outcome(pack, at).effect.value == A
+    outcome = aggregate_outcome(pack, at + 1)
+    assert outcome.effect.value == above
+    if above != A:  # decided as mass surveillance, naming the window and the count
+        decision = from_outcome(outcome, only("targeted_surveillance"), id=None)
+        (rule,) = decision.decided_by
+        assert rule.category == "mass_surveillance"
+        assert (rule.window, rule.scope, rule.count) == ("24h", "principal", at + 1)
+
+
+def test_aggregate_hold_is_released_by_senior_review_only() -> None:
+    (release,) = aggregate_outcome("all-lawful-purposes", 201).release
+    assert (release.role, release.attestations) == (None, ("senior_review_ref",))
+    everyone = Facts(authority_ref=True, approvals=frozenset({"approver", "commander"}))
+    assert aggregate_outcome("all-lawful-purposes", 201, everyone).effect.value == H
+    reviewed = Facts(authority_ref=True, senior_review_ref=True)
+    assert aggregate_outcome("all-lawful-purposes", 201, reviewed).effect.value == A
+
+
+@pytest.mark.parametrize("pack", ["provider-redlines", "eu-ai-act-art5"])
+def test_aggregate_deny_is_released_by_nothing(pack: str) -> None:
+    everything = Facts(
+        authority_ref=True, senior_review_ref=True, approvals=frozenset({"approver", "commander"})
+    )
+    assert aggregate_outcome(pack, 26, everything).effect.value == D
+
+
+def test_eu_aggregate_rule_does_not_apply_to_military_purpose() -> None:
+    military = Facts(authority_ref=True, purpose="military")
+    assert aggregate_outcome("eu-ai-act-art5", 26, military).effect.value == A

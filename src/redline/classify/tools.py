@@ -83,6 +83,35 @@ _LOCATE_NAME = re.compile(
     r"(locate|track|geolocate|find)_(person|people|individual|phone|subscriber)", re.I
 )
 _BULK_NAME = re.compile(r"(bulk|mass|all)_(identify|face|collect|track|intercept|scrape)", re.I)
+# Bulk lookups (SPEC.md, aggregate rules): a lookup of people with no discriminant is mass
+# surveillance whatever the tool is called: arguments that name a population ("all
+# residents", "everyone who"), or a people tool asked with no argument, an empty filter,
+# wildcards, or only an area.
+PEOPLE_NOUN = re.compile(
+    r"(^|_)(person|persons|people|individuals?|citizens?|residents?|inhabitants?|subscribers?|"
+    r"population|faces?|voters?|protesters?|visitors?|passengers?|travell?ers?|civilians?|"
+    r"identit(y|ies)|msisdns?|imsis?)(_|$)"
+)
+POPULATION = re.compile(
+    r"\b(all (the |of the )?(residents|citizens|inhabitants|subscribers|visitors|patients|voters|"
+    r"protesters|attendees|passengers|travell?ers|civilians)|every (person|resident|citizen|"
+    r"subscriber|visitor|patient|voter|phone|face)|(every(one|body)|any(one|body)|all (the )?"
+    r"(people|persons|individuals)) (who|that|whose)|(entire|whole) population|"
+    r"population of)\b",
+    re.I,
+)
+_WILDCARDS = frozenset({"*", "%", "**", ".*", "all", "any", "everyone", "everybody", ""})
+_PAGING_ARG = re.compile(
+    r"^(limit|page|page_size|per_page|offset|cursor|max_results|sort|sort_by|order|order_by|"
+    r"fields|format|include|output)$",
+    re.I,
+)
+_AREA_ARG = re.compile(
+    r"^(area|region|city|town|district|zone|country|state|province|county|radius(_km|_m)?|"
+    r"bbox|bounding_box|polygon|geofence|lat|lon|lng|latitude|longitude|location|cent(er|re)|"
+    r"near|within|cell(_id)?|tower|postcode|zip|since|until|from|to|date|time|after|before)$",
+    re.I,
+)
 _AUTONOMY_ARG = re.compile(
     r"(human_in_the_loop|require_confirmation|operator_confirm|auto_engage|weapons_free)", re.I
 )
@@ -244,6 +273,36 @@ def _cyber_hits(words: str, use: ToolUse) -> list[ToolRuleHit]:
     return hits
 
 
+def _open(value: Any) -> bool:
+    """A value that singles no one out: nothing, a wildcard, or containers of those."""
+    if value is None or isinstance(value, bool):
+        return True
+    if isinstance(value, str):
+        return value.strip().lower() in _WILDCARDS
+    if isinstance(value, dict):
+        return all(_open(v) for k, v in value.items() if not _PAGING_ARG.match(str(k)))
+    if isinstance(value, list):
+        return all(_open(v) for v in value)
+    return False
+
+
+def _no_discriminant(arguments: dict[str, Any]) -> bool:
+    return all(
+        _open(v) or _AREA_ARG.match(k) for k, v in arguments.items() if not _PAGING_ARG.match(k)
+    )
+
+
+def _bulk_lookup_hits(words: str, use: ToolUse) -> list[ToolRuleHit]:
+    population = POPULATION.search(_arg_text(use.arguments))
+    if population:
+        detail = f"name {use.name!r}, arguments name a population ({population.group(0)!r})"
+    elif PEOPLE_NOUN.search(words) and _no_discriminant(use.arguments):
+        detail = f"name {use.name!r} with no discriminant in its arguments"
+    else:
+        return []
+    return [ToolRuleHit("mass_surveillance", 0.97, "tool.bulk_lookup", detail)]
+
+
 def tool_rule_hits(use: ToolUse) -> list[ToolRuleHit]:
     """Exact rules over one tool call; an empty list means the model decides alone."""
     hits: list[ToolRuleHit] = []
@@ -266,4 +325,4 @@ def tool_rule_hits(use: ToolUse) -> list[ToolRuleHit]:
         hits.append(
             ToolRuleHit("mass_surveillance", 0.95, "tool.bulk_collection", f"name {use.name!r}")
         )
-    return hits + _autonomy_hits(use)
+    return hits + _bulk_lookup_hits(words, use) + _autonomy_hits(use)

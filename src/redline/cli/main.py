@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
+from redline.cli import aggregates as aggregates_cli
 from redline.cli import approvals as approvals_cli
 from redline.cli import keys as keys_cli
 from redline.cli import ledger as ledger_cli
@@ -40,6 +41,7 @@ app.add_typer(token_cli.app, name="token")
 app.add_typer(keys_cli.app, name="keys")
 app.add_typer(ledger_cli.app, name="ledger")
 app.add_typer(model_cli.app, name="model")
+app.add_typer(aggregates_cli.app, name="aggregates")
 app.command("train")(train_cmd)
 app.command("eval")(eval_cmd)
 app.command("simulate")(simulate_cmd)

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from redline import __version__, console
 from redline.gateway import errors, security
 from redline.gateway.guard import BodyGuard
-from redline.gateway.routes import approvals, chat, decide, ledger, replay
+from redline.gateway.routes import aggregates, approvals, chat, decide, ledger, replay
 from redline.gateway.services import Services, build_services
 from redline.settings import Settings
 
@@ -38,6 +38,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(approvals.router)
     app.include_router(ledger.router)
     app.include_router(replay.router)
+    app.include_router(aggregates.router)
     chat.install(app, settings, services)
     console.install(app, services)
     app.add_middleware(

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 from fastapi import Request
 
+from redline.aggregate.counter import Counter
+from redline.aggregate.store import AggregateStore
 from redline.approvals.service import ApprovalService
 from redline.approvals.token import load_or_create_signing_key
 from redline.auth.store import PrincipalStore
@@ -40,6 +42,7 @@ class Services:
     approvals: ApprovalService = field(init=False)
     rate_limiter: RateLimiter = field(init=False)
     subject_keys: SubjectKeys = field(init=False)  # keyed subject hashes (issue 18)
+    aggregates: Counter = field(init=False)  # distinct surveillance subjects (issue 20)
 
     def __post_init__(self) -> None:
         self.subject_keys = load_or_create_subject_keys(self.settings.approval_keys_dir)
@@ -50,6 +53,9 @@ class Services:
         self.rate_limiter = RateLimiter(
             self.settings.rate_limit_per_minute, self.settings.rate_limit_burst
         )
+        self.aggregates = Counter(AggregateStore(self.settings.db), self.settings.approval_keys_dir)
+        for name in self.settings.deployments:
+            self.aggregates.hasher(name)  # each deployment's secret exists from the first start
 
     def decider(self, deployment: str | None = None) -> Decider:
         """The decider of a deployment: its packs, its trust, the shared classifier and ledger."""
@@ -66,6 +72,7 @@ class Services:
                 trust,
                 self.evaluator,
                 self.subject_keys.for_deployment(name),
+                self.aggregates,
             )
         return self._deciders[name]
 
@@ -85,6 +92,7 @@ class Services:
                 base.trust,
                 self.evaluator,
                 base.hasher,
+                self.aggregates,
             )
         return self._upstream_deciders[key]
 
@@ -92,6 +100,7 @@ class Services:
         if self.checkpointer is not None:
             self.checkpointer.stop()
         self.approvals.close()
+        self.aggregates.store.close()
         self.store.close()
 
 

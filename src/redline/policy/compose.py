@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from redline.classify.types import Classification
 from redline.policy.engine import PackEvaluator, Release, Verdict
@@ -18,6 +19,7 @@ class Outcome:
     verdicts: tuple[Verdict, ...]  # every (pack, category) evaluation, for explanation
     deciding: tuple[Verdict, ...]  # those whose effect is the final effect
     release: tuple[Release, ...]  # all of these are needed to release a hold
+    aggregate: Mapping[str, Any] | None = None  # the counts the packs saw, if the request counts
 
 
 def _approval_role(category: str) -> str:
@@ -69,11 +71,20 @@ def compose(
     packs: Sequence[Pack],
     classification: Classification,
     facts: Facts,
+    aggregate: Mapping[str, Any] | None = None,
 ) -> Outcome:
+    """`aggregate`: context.aggregate for a request that counts (aggregate/tally.py); each
+    pack with aggregate rules then also rules on it, and a hold or deny there decides the
+    request as mass surveillance."""
     verdicts = [v for p in packs for v in _pack_verdicts(evaluator, p, classification, facts)]
+    if aggregate is not None:
+        for pack in packs:
+            verdict = evaluator.evaluate_aggregate(pack, facts, dict(aggregate))
+            if verdict is not None and verdict.effect is not Effect.ALLOW:
+                verdicts.append(verdict)
     effect = Effect.strictest([v.effect for v in verdicts])
     deciding = tuple(v for v in verdicts if v.effect is effect)
     release: tuple[Release, ...] = ()
     if effect is Effect.HOLD:
         release = tuple(dict.fromkeys(v.release for v in deciding if v.release is not None))
-    return Outcome(effect, tuple(verdicts), deciding, release)
+    return Outcome(effect, tuple(verdicts), deciding, release, aggregate)

@@ -10,10 +10,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from itertools import combinations
+from typing import Any
 
 import cedarpy
 
 from redline.errors import EvaluationError
+from redline.policy.bands import band_key
 from redline.policy.facts import Facts
 from redline.policy.pack import Pack, Rule
 from redline.taxonomy import APPROVER_ROLES, ATTESTATIONS, Effect
@@ -53,6 +55,26 @@ def _releases() -> list[Release]:
 
 _RELEASES = _releases()
 _PRINCIPAL = 'Redline::Principal::"p"'
+_USE = 'Redline::Action::"use"'
+_AGGREGATE = 'Redline::Action::"aggregate"'
+_SUBJECTS = 'Redline::Subjects::"distinct"'
+#: The category an aggregate rule decides a request as (SPEC.md: aggregate rules).
+AGGREGATE_CATEGORY = "mass_surveillance"
+
+
+@dataclass(frozen=True)
+class Question:
+    """One Cedar question: the action, the resource, and the aggregate counts if any."""
+
+    action: str
+    resource: str
+    aggregate: tuple[tuple[str, Any], ...] | None = None
+
+    def context(self, facts: Facts) -> dict[str, Any]:
+        context = facts.cedar_context()
+        if self.aggregate is not None:
+            context["aggregate"] = dict(self.aggregate)
+        return context
 
 
 class PackEvaluator:
@@ -60,24 +82,49 @@ class PackEvaluator:
     keyed on (pack, category, facts) is exact."""
 
     def __init__(self) -> None:
-        self._cache: dict[tuple[str, str, str, Facts], Verdict] = {}
+        self._cache: dict[tuple[Any, ...], Verdict] = {}
 
     def evaluate(self, pack: Pack, category: str, facts: Facts) -> Verdict:
         key = (pack.name, pack.sha256, category, facts)
         verdict = self._cache.get(key)
         if verdict is None:
-            verdict = self._evaluate(pack, category, facts)
-            if len(self._cache) > 100_000:
-                self._cache.clear()
-            self._cache[key] = verdict
+            question = Question(_USE, f'Redline::Category::"{category}"')
+            verdict = self._decide(pack, category, facts, question)
+            self._remember(key, verdict)
         return verdict
 
-    def _authorize(self, pack: Pack, category: str, facts: Facts) -> tuple[bool, list[Rule]]:
+    def evaluate_aggregate(
+        self, pack: Pack, facts: Facts, aggregate: dict[str, Any]
+    ) -> Verdict | None:
+        """The pack's verdict on the principal's distinct subjects (action `aggregate`);
+        None for a pack with no rule on them. Memoised on the band of each count."""
+        if not pack.rules_on_aggregates:
+            return None
+        key = (
+            pack.name,
+            pack.sha256,
+            "\x00aggregate",
+            facts,
+            band_key(pack.aggregate_bands, aggregate),
+        )
+        verdict = self._cache.get(key)
+        if verdict is None:
+            question = Question(_AGGREGATE, _SUBJECTS, tuple(sorted(aggregate.items())))
+            verdict = self._decide(pack, AGGREGATE_CATEGORY, facts, question)
+            self._remember(key, verdict)
+        return verdict
+
+    def _remember(self, key: Any, verdict: Verdict) -> None:
+        if len(self._cache) > 100_000:
+            self._cache.clear()
+        self._cache[key] = verdict
+
+    def _authorize(self, pack: Pack, question: Question, facts: Facts) -> tuple[bool, list[Rule]]:
         request = {
             "principal": _PRINCIPAL,
-            "action": 'Redline::Action::"use"',
-            "resource": f'Redline::Category::"{category}"',
-            "context": facts.cedar_context(),
+            "action": question.action,
+            "resource": question.resource,
+            "context": question.context(facts),
         }
         entities = [
             {
@@ -96,8 +143,8 @@ class PackEvaluator:
         rules = [pack.rules[pid] for pid in result.diagnostics.reasons if pid in pack.rules]
         return result.allowed, rules
 
-    def _evaluate(self, pack: Pack, category: str, facts: Facts) -> Verdict:
-        allowed, rules = self._authorize(pack, category, facts)
+    def _decide(self, pack: Pack, category: str, facts: Facts, question: Question) -> Verdict:
+        allowed, rules = self._authorize(pack, question, facts)
         if allowed:
             return Verdict(pack.name, category, Effect.ALLOW, tuple(rules))
         if not rules:
@@ -114,7 +161,7 @@ class PackEvaluator:
             hypothetical = facts.with_release(release.attestations, release.role)
             if hypothetical == facts:
                 continue
-            if self._authorize(pack, category, hypothetical)[0]:
+            if self._authorize(pack, question, hypothetical)[0]:
                 missing = tuple(a for a in release.attestations if not getattr(facts, a))
                 return Verdict(
                     pack.name, category, Effect.HOLD, tuple(rules), Release(release.role, missing)

@@ -6,13 +6,16 @@ import hashlib
 import json
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import cedarpy
 
+from redline.aggregate.tally import SCOPES, WINDOWS
 from redline.errors import PolicyError, UnknownPolicyError
+from redline.policy.bands import aggregate_bands
 from redline.policy.lines import hint_of, policy_line, syntax_line
 from redline.taxonomy import CATEGORIES
 
@@ -29,6 +32,9 @@ class Rule:
     effect: str  # "permit" | "forbid"
     reason: str
     category: str | None  # the resource it constrains, None for all
+    action: str | None = None  # "use", "aggregate", or None for every action
+    window: str | None = None  # an aggregate rule's window (@window), e.g. "24h"
+    scope: str = "principal"  # an aggregate rule's count: "principal" or "deployment"
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,13 @@ class Pack:
     rules: dict[str, Rule]  # keyed by Cedar's policy id ("policy0", ...)
     policy_set: cedarpy.PolicySet = field(compare=False, repr=False)
     thresholds: dict[str, float] = field(default_factory=dict)
+    # context.aggregate attribute -> the constants its rules compare it with (bands.py)
+    aggregate_bands: dict[str, tuple[int, ...]] = field(default_factory=dict)
+
+    @property
+    def rules_on_aggregates(self) -> bool:
+        """Whether any rule is on the `aggregate` action; a pack without one is silent."""
+        return any(r.action == "aggregate" for r in self.rules.values())
 
     def rule_list(self) -> list[Rule]:
         return list(self.rules.values())
@@ -87,6 +100,27 @@ def _at(source: str, line: int | None) -> str:
     return f"{source}, line {line}" if line is not None else source
 
 
+def _aggregate_fields(rule: Rule, body: dict[str, Any], where: str) -> Rule:
+    """The rule's action, and for a forbid on `aggregate` its @window and @scope."""
+    act = body.get("action", {})
+    action = act.get("entity", {}).get("id") if act.get("op") == "==" else None
+    ann = body.get("annotations", {})
+    if action != "aggregate" or rule.effect != "forbid":
+        return replace(rule, action=action)
+    window, scope = ann.get("window"), ann.get("scope", "principal")
+    if window not in WINDOWS:
+        raise PolicyError(
+            f"{where}: aggregate rule {rule.id} needs @window with one of "
+            f"{', '.join(WINDOWS)}; got {window!r}"
+        )
+    if scope not in SCOPES:
+        raise PolicyError(
+            f"{where}: aggregate rule {rule.id} has @scope {scope!r}; expected one of "
+            f"{', '.join(SCOPES)}"
+        )
+    return replace(rule, action=action, window=window, scope=scope)
+
+
 def _rules(name: str, text: str, source: str) -> dict[str, Rule]:
     try:
         parsed = json.loads(cedarpy.policies_to_json_str(text))
@@ -106,7 +140,8 @@ def _rules(name: str, text: str, source: str) -> dict[str, Rule]:
         if category is not None and category not in CATEGORIES:
             where = _at(source, policy_line(text, pid, category))
             raise PolicyError(f"{where}: rule {ann['id']} names unknown category {category!r}")
-        rules[pid] = Rule(name, ann["id"], body["effect"], ann["reason"], category)
+        rule = Rule(name, ann["id"], body["effect"], ann["reason"], category)
+        rules[pid] = _aggregate_fields(rule, body, _at(source, policy_line(text, pid)))
     ids = [r.id for r in rules.values()]
     if len(ids) != len(set(ids)):
         raise PolicyError(f"{source}: rule ids must be unique within a pack")
@@ -140,6 +175,9 @@ def parse_pack(text: str, source: str) -> Pack:
         rules=rules,
         policy_set=cedarpy.PolicySet.from_str(text),
         thresholds=_thresholds(meta, source),
+        aggregate_bands=aggregate_bands(
+            json.loads(cedarpy.policies_to_json_str(text))["staticPolicies"]
+        ),
     )
 
 
