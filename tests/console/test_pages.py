@@ -210,7 +210,7 @@ def test_every_asset_is_served_by_redline(srv: Server) -> None:
 
 def test_policies_show_the_deployments_packs_with_clauses_and_versions(srv: Server) -> None:
     html = sign_in(srv, "a-apr").get("/console/policies").text
-    assert "provider-redlines v1.0.0" in html and "PR-3.1-use-of-force" in html
+    assert "provider-redlines v1.1.0" in html and "PR-3.1-use-of-force" in html
     assert "no application of force without the approval of a commander" in html
     assert "dodd-3000-09" not in html  # not in force for alpha
     assert ENGAGE["tool_call"]["name"] not in html
