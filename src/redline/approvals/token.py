@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from pydantic import ValidationError
 
 from redline.canonical import canonical_json
+from redline.classify.segments import parse_arguments
 from redline.errors import VerificationError
 from redline.subject import Subject
 
@@ -41,14 +42,29 @@ def _b64d(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+def _tool_call(call: Mapping[str, Any]) -> dict[str, Any]:
+    """A tool call as Redline decided it: the SDK's shape ({"id", "type", "function": {"name",
+    "arguments"}}) unwrapped, and arguments given as a JSON string (as the SDK gives them)
+    parsed the way the gateway parsed them."""
+    if "function" in call and "name" not in call and isinstance(call["function"], Mapping):
+        call = call["function"]  # the SDK's wrapper: its "id" and "type" are not the action
+    out = dict(call)
+    if isinstance(out.get("arguments"), str):
+        out["arguments"] = parse_arguments(out["arguments"])
+    return out
+
+
 def action_hash(action: Subject | Mapping[str, Any]) -> str:
     """The hash the token binds: of a Subject, a subject's JSON ({"tool_call": ...},
-    {"text": ...}, {"messages": [...]}) or a bare tool call ({"name", "arguments"})."""
+    {"text": ...}, {"messages": [...]}: a held chat request's is the approval's `content`)
+    or a bare tool call ({"name", "arguments"}, or the SDK's tool-call object)."""
     if isinstance(action, Subject):
         return action.content_hash()
     data = dict(action)
-    if "name" in data and "tool_call" not in data:
+    if ("name" in data or "function" in data) and "tool_call" not in data:
         data = {"tool_call": data}
+    if isinstance(data.get("tool_call"), Mapping):
+        data["tool_call"] = _tool_call(data["tool_call"])
     try:
         return Subject.model_validate(data).content_hash()
     except ValidationError as exc:

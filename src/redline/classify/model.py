@@ -74,8 +74,9 @@ class ModelClassifier:
     def subject_logits(self, embedded: Embedded) -> SubjectLogits:
         """Per subject: the raw one-vs-rest logits at the strongest window (n, k), that
         window's row per category (n, k; -1 if none), the raw gate log-odds at the strongest
-        window of the primary unit, or of its ~60-word runs too where the head says so (so a
-        request at the end of a long input is not drowned by its window) (n,), and whether
+        window of the primary unit and of any decoded text, or of its ~60-word runs too where
+        the head says so (so a request at the end of a long input is not drowned by its
+        window) (n,), and whether
         the subject had any window."""
         n, k = embedded.n_subjects, len(self.head.categories)
         texts = [ref.text for ref in embedded.refs]
@@ -84,11 +85,13 @@ class ModelClassifier:
         rows = np.full((n, k), -1, dtype=np.int64)
         gate = np.full(n, -np.inf, dtype=np.float32)
         for row, ref in enumerate(embedded.refs):
-            if ref.primary or (self.gate_parts and ref.unit.part):
+            # Hidden (decoded) text is scored on its own, for the gate too, even when only
+            # the whole is read otherwise: it is what an obfuscating request wants unseen,
+            # so it counts like the same text sent plainly (issue 18).
+            hidden = ref.unit.decoded
+            if ref.primary or hidden or (self.gate_parts and ref.unit.part):
                 gate[ref.subject] = max(gate[ref.subject], z[row, k])
-            # Hidden (decoded) text is scored on its own even when only the whole is read
-            # otherwise: it is what an obfuscating request wants unseen.
-            if ref.primary or ref.unit.decoded or not self.primary_only:
+            if ref.primary or hidden or not self.primary_only:
                 better = z[row, :k] > best[ref.subject]
                 best[ref.subject, better] = z[row, :k][better]
                 rows[ref.subject, better] = row

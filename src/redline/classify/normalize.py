@@ -6,8 +6,6 @@ Every classifier backend reads normalised text, so a request cannot slip past by
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 import unicodedata
 
@@ -86,8 +84,6 @@ _LEET = str.maketrans(
 # A token is leetspeak only when digits/symbols sit between letters ("m4ss", "k1ll"),
 # so grid references and numbers stay intact.
 _LEET_TOKEN = re.compile(r"\b(?=\w*[a-z])(?=\w*[013457@$])[a-z013457@$]{3,}\b", re.IGNORECASE)
-_BASE64 = re.compile(r"(?<![A-Za-z0-9+/=])[A-Za-z0-9+/]{24,}={0,2}(?![A-Za-z0-9+/=])")
-_HEX = re.compile(r"\b(?:[0-9a-fA-F]{2}){12,}\b")
 _SPACES = re.compile(r"[ \t\r\f\v]+")
 
 
@@ -137,29 +133,3 @@ def normalize(text: str) -> str:
     text = _fold_homoglyphs(text)
     text = _fold_leet(text)
     return _SPACES.sub(" ", text).strip()
-
-
-def _printable(raw: bytes) -> str | None:
-    try:
-        decoded = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-    letters = sum(ch.isalpha() or ch.isspace() for ch in decoded)
-    return decoded if decoded and letters / len(decoded) > 0.8 else None
-
-
-def decoded_blobs(text: str) -> list[str]:
-    """Text hidden in base64 or hex blobs, decoded, so it is scored too."""
-    found: list[str] = []
-    for match in _BASE64.finditer(text):
-        blob = match.group(0)
-        try:
-            raw = base64.b64decode(blob + "=" * (-len(blob) % 4), validate=True)
-        except (binascii.Error, ValueError):
-            continue
-        if (plain := _printable(raw)) is not None:
-            found.append(plain)
-    for match in _HEX.finditer(text):
-        if (plain := _printable(bytes.fromhex(match.group(0)))) is not None:
-            found.append(plain)
-    return found

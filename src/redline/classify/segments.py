@@ -1,5 +1,6 @@
 """Turn a subject into labelled, normalised segments: every turn, the system prompt,
-tool results and tool calls, plus any text decoded from blobs inside them."""
+tool results and tool calls, plus any text hidden in them under an encoding, decoded
+(classify/encodings.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from redline.classify.normalize import decoded_blobs, normalize
+from redline.classify.encodings import decoded_layers
+from redline.classify.normalize import normalize
 from redline.subject import FunctionDefinition, Subject, ToolCall
 
 
@@ -15,7 +17,7 @@ from redline.subject import FunctionDefinition, Subject, ToolCall
 class Segment:
     where: str  # "text", "turn 3 (user)", "tool_call engage_target", "turn 2 (user) decoded"
     text: str
-    decoded: bool = False  # text decoded from a base64 or hex blob
+    decoded: bool = False  # text decoded from an encoding (a blob, a shift)
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,10 @@ def parse_arguments(raw: str) -> dict[str, Any]:
 
 def _with_blobs(where: str, raw: str) -> list[Segment]:
     out = [Segment(where, normalize(raw))]
-    out += [Segment(f"{where} decoded", normalize(b), decoded=True) for b in decoded_blobs(raw)]
+    out += [
+        Segment(f"{where} decoded ({layer.encoding})", normalize(layer.text), decoded=True)
+        for layer in decoded_layers(raw)
+    ]
     return [s for s in out if s.text]
 
 

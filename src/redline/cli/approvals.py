@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 
 app = typer.Typer(help="Review held requests (talks to a Redline server).", no_args_is_help=True)
 err = Console(stderr=True)
@@ -54,7 +54,16 @@ def list_(
     if as_json:
         print(json.dumps(items, indent=2))
         return
-    table = Table("id", "state", "requester", "role", "votes", "categories", "deciding rules")
+    # An id is what the next command needs: never cut, whatever the terminal's width; the
+    # other columns fold instead.
+    widest = max((len(a["id"]) for a in items), default=2)
+    table = Table(
+        Column("id", no_wrap=True, min_width=widest),
+        *(
+            Column(name, overflow="fold")
+            for name in ("state", "requester", "role", "votes", "categories", "deciding rules")
+        ),
+    )
     for a in items:
         cats = ", ".join(f"{k} {v:.2f}" for k, v in a["categories"].items())
         rules = ", ".join(d["rule"] for d in a["decided_by"])

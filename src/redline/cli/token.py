@@ -22,7 +22,12 @@ def verify(
         Path,
         typer.Option(
             "--action",
-            help="JSON file: the action about to run (a tool call {name, arguments} or a subject).",
+            help=(
+                "JSON file: the action about to run. A tool call: {name, arguments}, its "
+                "arguments an object or the JSON string the SDK gives, or the SDK's whole "
+                "tool-call object. A held chat request: the approval's content, "
+                '{"messages": [...]} (`redline approvals show ID --json | jq .content`).'
+            ),
         ),
     ],
     key: Annotated[Path, typer.Option("--key", help="Redline's Ed25519 public key (PEM).")],

@@ -56,7 +56,8 @@ def _check_entry(index: int, body: bytes, stored: bytes | None, check_stored: bo
         raise VerificationError(f"entry {index} is not a JSON object: it was altered") from exc
     if seq != index:
         raise VerificationError(
-            f"entry {index} carries sequence number {seq}: entries were moved or swapped"
+            f"entry {index} carries sequence number {seq}: entries were deleted, moved or "
+            "swapped"
         )
     h = merkle.leaf_hash(body)
     if check_stored and stored is None:
@@ -83,11 +84,6 @@ def verify_log(
         report.warnings.append("no public key given: checkpoint signatures were not checked")
     cps = read_checkpoints(notes, verifier)
     report.checkpoints = cps
-    if cps and cps[-1].size > size:
-        raise VerificationError(
-            f"entry {size} is missing: the log holds {size} entries but checkpoint "
-            f"#{len(cps)} signs size {cps[-1].size}: the log was truncated"
-        )
     pending = [(k, cp) for k, cp in enumerate(cps, start=1)]
     frontier = Frontier()
 
@@ -112,6 +108,12 @@ def verify_log(
         check_roots()
         if progress is not None and frontier.size % 10_000 == 0:
             progress(frontier.size)
+    # Truncation is checked after the entries, so a gap earlier on is named first.
+    if cps and cps[-1].size > frontier.size:
+        raise VerificationError(
+            f"entry {frontier.size} is missing: the log holds {frontier.size} entries but "
+            f"checkpoint #{len(cps)} signs size {cps[-1].size}: the log was truncated"
+        )
     if frontier.size != size:
         raise VerificationError(f"entry {frontier.size} is missing: the log ends early")
     if progress is not None:
