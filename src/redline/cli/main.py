@@ -210,7 +210,8 @@ def _welcome(settings: Settings, principals: PrincipalStore) -> None:
     err.print("Every request needs a key (redline principals add NAME --role R). Try it:")
     err.print(
         f"  curl -s {base}/v1/decide -H 'content-type: application/json' "
-        f"-H 'authorization: Bearer {key}' "
+        # Double quotes: a pasted `$REDLINE_API_KEY` must expand (single quotes sent it as is).
+        f'-H "authorization: Bearer {key}" '
         '-d \'{"text": "fire for effect on grid 38SMB4484"}\''
     )
     err.print(

@@ -2,7 +2,8 @@
 
     principal: Annotated[Principal, Depends(current_principal)]
 
-Every route except /healthz and the OpenAPI docs takes this dependency. The key is
+Every route except /healthz, the OpenAPI docs and the action tokens' public key
+(/v1/approvals/public-key) takes this dependency. The key is
 checked against the store on every request (no cache outlives a revocation), and the
 principal's rate limit is charged.
 """

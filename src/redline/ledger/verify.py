@@ -56,8 +56,7 @@ def _check_entry(index: int, body: bytes, stored: bytes | None, check_stored: bo
         raise VerificationError(f"entry {index} is not a JSON object: it was altered") from exc
     if seq != index:
         raise VerificationError(
-            f"entry {index} carries sequence number {seq}: entries were deleted, moved or "
-            "swapped"
+            f"entry {index} carries sequence number {seq}: entries were deleted, moved or swapped"
         )
     h = merkle.leaf_hash(body)
     if check_stored and stored is None:

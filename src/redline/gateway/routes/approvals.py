@@ -1,7 +1,8 @@
 """The approval API: list, show, approve, reject, redeem, stats, the signing public key.
 
-Every route needs a key. Another deployment's approvals do not exist for the caller (404);
-only principals with the required role decide, and nobody decides on their own request.
+Every route but the public key needs a key. Another deployment's approvals do not exist
+for the caller (404); only principals with the required role decide, and nobody decides on
+their own request.
 """
 
 from __future__ import annotations
@@ -55,9 +56,9 @@ async def approval_stats(
 
 
 @router.get("/public-key", response_class=PlainTextResponse)
-async def public_key(services: ServicesDep, principal: PrincipalDep) -> str:
-    """The Ed25519 public key (PEM) that verifies action tokens."""
-    del principal
+async def public_key(services: ServicesDep) -> str:
+    """The Ed25519 public key (PEM) that verifies action tokens. Public, like any public
+    key: an effector that checks tokens needs no API key to fetch it."""
     return services.approvals.public_key_pem()
 
 
