@@ -12,6 +12,11 @@ from typing import Any
 
 from sqlalchemy import URL, Engine, create_engine, event, make_url, text
 
+# How long a SQLite write waits for another connection's lock before it fails. Redline's own
+# commits hold the lock for milliseconds; a lock held longer is a failure, answered 503
+# promptly and retried by the client, not a request left hanging (issue 18).
+LOCK_TIMEOUT_S = 5.0
+
 
 def db_url(db: str) -> URL:
     """A URL as given, or a path as a SQLite URL built field by field: a path's '?' or '#'
@@ -26,14 +31,16 @@ def is_postgres(db: str) -> bool:
 def make_engine(db: str) -> Engine:
     url = db_url(db)
     if url.get_backend_name() == "sqlite":
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": LOCK_TIMEOUT_S}
+        )
 
         @event.listens_for(engine, "connect")
         def _pragmas(conn: Any, _: Any) -> None:
             cur = conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=FULL")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={int(LOCK_TIMEOUT_S * 1000)}")
             cur.close()
 
         return engine

@@ -170,6 +170,14 @@ ledger_checkpoints_table = Table(
     Column("time", Text, nullable=False),
 )
 
+# One row a health probe rewrites to learn that the ledger can still commit (issue 18).
+ledger_probe_table = Table(
+    "ledger_probe",
+    ledger_metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("time", Text, nullable=False),
+)
+
 # The log, its nodes and its checkpoints never change once written.
 APPEND_ONLY = ("ledger_entries", "ledger_nodes", "ledger_checkpoints")
 

@@ -17,7 +17,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import Engine, Row, insert, select, update
+from sqlalchemy import Connection, Engine, Row, insert, select, update
+from sqlalchemy.exc import OperationalError
 
 from redline.approvals.api import Grant
 from redline.approvals.events import approval_entry
@@ -100,7 +101,10 @@ class ApprovalService:
             return self.store.append_many([Sealed(entry)])[0]
         except Exception as exc:
             log.error("ledger write failed for approval.%s: %s", event, type(exc).__name__)
-            raise StoreError("the approval event could not be recorded on the ledger") from exc
+            raise StoreError(
+                "the approval event could not be recorded on the ledger; nothing was granted: "
+                "retry"
+            ) from exc
 
     # -- the ApprovalGate protocol ------------------------------------------------------
     def open_for_hold(self, decision: Decision, subject: Subject, requester: Principal) -> str:
@@ -272,6 +276,19 @@ class ApprovalService:
     def _decide(
         self, approval_id: str, principal: Principal, vote: str, text: str
     ) -> ApprovalDetail:
+        try:
+            return self._decide_once(approval_id, principal, vote, text)
+        except OperationalError as exc:
+            # The transaction rolled back: nothing changed, nothing was granted.
+            log.error("approval state write failed: %s", type(exc.orig).__name__)
+            raise StoreError(
+                "the approval could not be recorded (the database is locked or cannot "
+                "write); nothing was granted: retry"
+            ) from exc
+
+    def _decide_once(
+        self, approval_id: str, principal: Principal, vote: str, text: str
+    ) -> ApprovalDetail:
         now = time.time()
         out = Outcome()
         table = approvals_table
@@ -290,9 +307,11 @@ class ApprovalService:
             refusal = decider_refusal(principal, row.deployment, row.requester, required)
             if refusal is not None:
                 raise refusal
-            if not locked:
+            if not locked and vote == "approve" and self._unrecorded(conn, row, principal):
+                out = Outcome("late")  # this approver's retry after a failed ledger write
+            elif not locked:
                 raise ConflictError(f"approval {approval_id} is already {row.state}")
-            if row.expires_at <= now:
+            elif row.expires_at <= now:
                 conn.execute(
                     update(table)
                     .where(table.c.id == approval_id)
@@ -302,11 +321,23 @@ class ApprovalService:
             else:
                 ttl_s = self.settings.token_ttl_s
                 out = cast_vote(conn, row, required, principal, vote, text, now, ttl_s)
-        if out.event:
+        if out.event == "late":
+            row = load_row(self.engine, approval_id)
+            with self.engine.connect() as conn:
+                self._record_late(row, approve_votes(conn, approval_id))
+        elif out.event:
             self._record_outcome(approval_id, principal, out, now)
         if out.error:
             raise out.error
         return self.detail(approval_id, principal)
+
+    @staticmethod
+    def _unrecorded(conn: Connection, row: Row[Any], principal: Principal) -> bool:
+        """Approved with this principal's vote, but its `approved` event not yet on the
+        ledger (the write failed): deciding again records it, so the approve is retryable."""
+        if row.state != ApprovalState.APPROVED or row.event_index is not None:
+            return False
+        return principal.id in {v.approver for v in approve_votes(conn, row.id)}
 
     def _record_outcome(
         self, approval_id: str, principal: Principal, out: Outcome, now: float

@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 
 from redline.errors import RedlineError
@@ -77,6 +78,17 @@ def install(app: FastAPI) -> None:
             code,
             str(exc.detail),
             headers=dict(exc.headers) if exc.headers else None,
+        )
+
+    @app.exception_handler(OperationalError)
+    async def _database(_: Request, exc: OperationalError) -> JSONResponse:
+        # A locked or unwritable state database: the transaction rolled back, so nothing
+        # changed and the client may retry (503, never a 500).
+        log.error("state database unavailable: %s", type(exc.orig).__name__)
+        return error_response(
+            503,
+            "database_unavailable",
+            "the state database is locked or cannot write; nothing was changed: retry",
         )
 
     @app.exception_handler(Exception)

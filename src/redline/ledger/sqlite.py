@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from redline.clock import utcnow
+from redline.db import LOCK_TIMEOUT_S
 from redline.errors import StoreError
 from redline.ledger.content import load_content_key
 from redline.ledger.merkle import Frontier
@@ -31,13 +32,16 @@ CREATE TRIGGER IF NOT EXISTS {t}_no_delete BEFORE DELETE ON {t}
   BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;"""
     for t in APPEND_ONLY
 )
+PROBE_LOCK_S = 1.0  # /healthz waits this long for the write lock before it says so
 
 
-def connect(path: str) -> sqlite3.Connection:
-    db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
+def connect(path: str, lock_timeout_s: float = LOCK_TIMEOUT_S) -> sqlite3.Connection:
+    db = sqlite3.connect(
+        path, check_same_thread=False, isolation_level=None, timeout=lock_timeout_s
+    )
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=FULL")
-    db.execute("PRAGMA busy_timeout=30000")
+    db.execute(f"PRAGMA busy_timeout={int(lock_timeout_s * 1000)}")
     return db
 
 
@@ -116,6 +120,39 @@ class SqliteStore(LedgerStore):
             self._writer.call(fsync_wal)
         except OSError as exc:
             raise StoreError(f"ledger sync failed: {exc}") from exc
+
+    def probe_write(self) -> None:
+        """1. Take the write lock from a connection of its own, briefly: another connection
+           holding it (a lock, a stuck process) means no append can commit.
+        2. Commit a one-row write outside the log through the writer (not waiting for the
+           disk): a full disk or an unwritable file fails it, and a recovered one passes."""
+        try:
+            db = connect(self.path, lock_timeout_s=PROBE_LOCK_S)
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                db.execute("ROLLBACK")
+            finally:
+                db.close()
+        except sqlite3.Error as exc:
+            raise StoreError(f"the ledger cannot write: {exc}") from exc
+
+        def write() -> None:
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO ledger_probe (id, time) VALUES (1, ?)",
+                    (utcnow(timespec="seconds"),),
+                )
+                self._db.execute("COMMIT")
+            except sqlite3.Error:
+                self._db.execute("ROLLBACK")
+                raise
+
+        try:
+            self._writer.call(write)
+        except sqlite3.Error as exc:
+            raise StoreError(f"the ledger cannot write: {exc}") from exc
 
     def add_checkpoint(self, size: int, root: bytes, note: str) -> None:
         def write() -> None:

@@ -89,6 +89,8 @@ class LedgerStore(ABC):
     content table and a checkpoints table. Subclasses bring the database."""
 
     content_key: bytes | None = None
+    # Why the last append failed, until an append or a probe succeeds (see write_problem).
+    write_failure: str | None = None
 
     # what a backend provides
     @abstractmethod
@@ -124,6 +126,21 @@ class LedgerStore(ABC):
     @abstractmethod
     def close(self) -> None: ...
 
+    def probe_write(self) -> None:
+        """Raise StoreError if the ledger cannot take a write now. A backend checks what it
+        can without writing an entry; the default trusts the last append's outcome."""
+        if self.write_failure is not None:
+            raise StoreError(self.write_failure)
+
+    def write_problem(self) -> str | None:
+        """Why the ledger cannot write now, or None (what /healthz reports)."""
+        try:
+            self.probe_write()
+        except StoreError as exc:
+            return str(exc)
+        self.write_failure = None
+        return None
+
     # the seam
     def append_many(self, items: Sequence[Sealed], *, durable: bool = True) -> list[int]:
         batch = []
@@ -134,11 +151,15 @@ class LedgerStore(ABC):
                 blob = seal(it.salt, it.content, it.entry.commitment, self.content_key)
             batch.append(Pending(fields, blob))
         try:
-            return self._append(batch, durable)
-        except StoreError:
+            indexes = self._append(batch, durable)
+        except StoreError as exc:
+            self.write_failure = str(exc)
             raise
         except Exception as exc:
-            raise StoreError(f"ledger append failed: {type(exc).__name__}: {exc}") from exc
+            self.write_failure = f"ledger append failed: {type(exc).__name__}: {exc}"
+            raise StoreError(self.write_failure) from exc
+        self.write_failure = None
+        return indexes
 
     def entry_bytes(self, index: int) -> bytes:
         body = self._entry_body(index)

@@ -15,6 +15,7 @@ from redline.gateway.deps import PrincipalDep, ServicesDep
 from redline.gateway.services import Services
 from redline.gateway.threads import in_thread
 from redline.gateway.timing import server_timing
+from redline.ledger.store import LedgerStore
 from redline.subject import DecideRequest
 
 router = APIRouter()
@@ -89,10 +90,18 @@ async def policies(services: ServicesDep, principal: PrincipalDep) -> PoliciesRe
 
 
 @router.get("/healthz", tags=["health"])
-async def healthz(services: ServicesDep) -> dict[str, Any]:
+async def healthz(services: ServicesDep, response: Response) -> dict[str, Any]:
+    """The status is "ok" only while the ledger can write: nothing is released without a
+    ledger entry, so a server whose ledger cannot write is not healthy (503, with why)."""
+    store = services.store
+    problem = await in_thread(store.write_problem) if isinstance(store, LedgerStore) else None
+    if problem is not None:
+        response.status_code = 503
     return {
-        "status": "ok",
+        "status": "ok" if problem is None else "ledger_unwritable",
         "policies": [p.name for p in services.decider().packs],
         "classifier": services.classifier.version,
-        "ledger_size": services.store.size(),
+        "ledger_size": store.size(),
+        "ledger_writable": problem is None,
+        **({"ledger_problem": problem} if problem else {}),
     }
