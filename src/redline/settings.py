@@ -72,6 +72,11 @@ class Settings(BaseModel):
     rate_limit_per_minute: float = 600.0  # per principal; 0 switches the limit off
     rate_limit_burst: int = Field(default=120, ge=1)
     console_session_s: int = Field(default=8 * 3600, gt=0)  # a console sign-in lasts this long
+    # the classification budget (gateway/budget.py): per request, and per principal
+    max_classified_chars: int = Field(default=100_000, gt=0)
+    max_classified_messages: int = Field(default=200, gt=0)
+    classified_chars_per_minute: float = 1_200_000.0  # 0 switches the per-principal limit off
+    classified_chars_burst: int = Field(default=400_000, gt=0)
 
     @classmethod
     def from_file(cls, path: Path, **overrides: Any) -> Settings:

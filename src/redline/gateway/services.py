@@ -16,6 +16,7 @@ from redline.classify.types import Classifier
 from redline.db import make_engine
 from redline.decider import Decider
 from redline.errors import NotFoundError
+from redline.gateway.budget import ClassificationBudget
 from redline.gateway.security import RateLimiter
 from redline.ledger.checkpoint import Checkpointer, checkpointer_from_env
 from redline.ledger.open import open_ledger
@@ -43,6 +44,7 @@ class Services:
     rate_limiter: RateLimiter = field(init=False)
     subject_keys: SubjectKeys = field(init=False)  # keyed subject hashes (issue 18)
     aggregates: Counter = field(init=False)  # distinct surveillance subjects (issue 20)
+    budget: ClassificationBudget = field(init=False)
 
     def __post_init__(self) -> None:
         self.subject_keys = load_or_create_subject_keys(self.settings.approval_keys_dir)
@@ -56,6 +58,7 @@ class Services:
         self.aggregates = Counter(AggregateStore(self.settings.db), self.settings.approval_keys_dir)
         for name in self.settings.deployments:
             self.aggregates.hasher(name)  # each deployment's secret exists from the first start
+        self.budget = ClassificationBudget(self.settings)
 
     def decider(self, deployment: str | None = None) -> Decider:
         """The decider of a deployment: its packs, its trust, the shared classifier and ledger."""

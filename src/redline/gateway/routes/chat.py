@@ -111,6 +111,7 @@ async def chat_completions(
     )
     tools = tuple(body.tools) if body.tools is not None else None
     asked = DecideRequest(messages=tuple(body.messages), tools=tools, context=check.context)
+    services.budget.charge(principal.id, asked.subject())  # before any model runs
     bound = body.bound()  # the model and parameters: an approval binds them too
     request_hash = check.decider.subject_hash(asked.subject(), bound)
     ids = approval_ids(request)

@@ -56,6 +56,7 @@ async def decide(
     the principal and deployment come from the API key. A hold opens an approval
     (`approval_id`); repeat the same request with the `Redline-Approval-Id` header to resume.
     The `Server-Timing` header gives the milliseconds of classify, policy and ledger."""
+    services.budget.charge(principal.id, body.subject())  # before any model runs
     decision = await in_thread(_decide, services, body, principal, approval_id)
     response.headers.update(server_timing(decision.timings.items()))
     return decision
