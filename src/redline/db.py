@@ -7,6 +7,7 @@ Its tables are declared in redline.tables.
 
 from __future__ import annotations
 
+import os
 from importlib import resources
 from typing import Any
 
@@ -24,6 +25,16 @@ def db_url(db: str) -> URL:
     return make_url(db) if "://" in db else URL.create("sqlite", database=db)
 
 
+def private_file(path: str) -> None:
+    """Create a database file readable by its owner only (SQLite gives its -wal and -shm
+    files the same mode), or take such rights from an existing one."""
+    if path in ("", ":memory:") or path.startswith("file:"):
+        return
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    os.close(fd)
+    os.chmod(path, 0o600)
+
+
 def is_postgres(db: str) -> bool:
     return db_url(db).get_backend_name() == "postgresql"
 
@@ -31,6 +42,7 @@ def is_postgres(db: str) -> bool:
 def make_engine(db: str) -> Engine:
     url = db_url(db)
     if url.get_backend_name() == "sqlite":
+        private_file(url.database or "")
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": LOCK_TIMEOUT_S}
         )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -69,6 +69,19 @@ class Settings(BaseModel):
     approval_keys_dir: Path = Field(
         default_factory=lambda: Path(os.environ.get("REDLINE_KEYS_DIR", "./var/keys"))
     )
+    # content at rest (issue 18): "encrypted" seals the ledger's content store, approvals'
+    # content and parked answers with AES-GCM under `content_key_file` (created on first
+    # start, 0600); "none" keeps no content in the ledger (only its commitment), while
+    # approvals and parked answers, which a human must still read, stay encrypted.
+    content_at_rest: Literal["encrypted", "none"] = "encrypted"
+    content_key_file: Path | None = None  # None: $REDLINE_CONTENT_KEY, else KEYS_DIR/content.key
+
+    def content_key_path(self) -> Path:
+        if self.content_key_file is not None:
+            return self.content_key_file
+        configured = os.environ.get("REDLINE_CONTENT_KEY")
+        return Path(configured) if configured else self.approval_keys_dir / "content.key"
+
     rate_limit_per_minute: float = 600.0  # per principal; 0 switches the limit off
     rate_limit_burst: int = Field(default=120, ge=1)
     console_session_s: int = Field(default=8 * 3600, gt=0)  # a console sign-in lasts this long

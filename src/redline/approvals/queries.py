@@ -14,6 +14,7 @@ from redline.approvals.models import ApprovalDetail, ApprovalSummary, Vote
 from redline.auth.principal import Principal, parse_roles
 from redline.errors import ForbiddenError, NotFoundError
 from redline.tables import approvals_table, votes_table
+from redline.ledger.content import unseal_text
 
 
 def fetch_row(conn: Connection, approval_id: str) -> Row[Any] | None:
@@ -91,9 +92,11 @@ def summary_fields(row: Row[Any], n_approvals: int) -> dict[str, Any]:
     )
 
 
-def approval_detail(engine: Engine, row: Row[Any]) -> ApprovalDetail:
-    """The approval with its rationale, content and votes; never its action token (only
-    the resume that re-decides the request hands that out)."""
+def approval_detail(
+    engine: Engine, row: Row[Any], content_key: bytes | None = None
+) -> ApprovalDetail:
+    """The approval with its rationale, content (decrypted under `content_key`) and votes;
+    never its action token (only the resume that re-decides the request hands that out)."""
     with engine.connect() as conn:
         votes = conn.execute(
             select(votes_table)
@@ -106,7 +109,9 @@ def approval_detail(engine: Engine, row: Row[Any]) -> ApprovalDetail:
         reason=row.reason,
         evidence=json.loads(row.evidence),
         release=json.loads(row.release),
-        content=json.loads(row.content),
+        content=json.loads(
+            unseal_text(row.content, content_key, row.id, f"approval {row.id}'s content")
+        ),
         votes=[
             Vote(
                 approver=v.approver,

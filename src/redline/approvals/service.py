@@ -58,6 +58,7 @@ from redline.errors import (
     StoreError,
     VerificationError,
 )
+from redline.ledger.content import seal_text
 from redline.ledger.store import DecisionStore, Sealed
 from redline.settings import Settings
 from redline.subject import Subject
@@ -77,8 +78,11 @@ class ApprovalService:
         store: DecisionStore,
         signing_key: Ed25519PrivateKey,
         engine: Engine | None = None,
+        *,
+        content_key: bytes | None = None,
     ) -> None:
         self.settings = settings
+        self.content_key = content_key  # seals approvals.content (AES-GCM), when given
         self.store = store
         self.signing_key = signing_key
         self.public_key = signing_key.public_key()
@@ -112,6 +116,7 @@ class ApprovalService:
         now = time.time()
         approval_id = "ap_" + secrets.token_hex(12)
         values = hold_values(approval_id, decision, subject, requester, terms, now)
+        values["content"] = seal_text(values["content"], self.content_key, approval_id)
         with self.engine.begin() as conn:
             conn.execute(insert(approvals_table).values(**values))
             row = fetch_row(conn, approval_id)
@@ -402,7 +407,7 @@ class ApprovalService:
         check_visible(principal, row)
         if self._expire_if_due(row, time.time()):
             row = load_row(self.engine, approval_id)
-        return approval_detail(self.engine, row)
+        return approval_detail(self.engine, row, self.content_key)
 
     def summaries(
         self, principal: Principal, state: str | None = "pending", deployment: str | None = None

@@ -201,7 +201,9 @@ def load_or_create_signing_key(keys_dir: Path) -> Ed25519PrivateKey:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as f:
         f.write(pem)
-    (keys_dir / PUBLIC_KEY_FILE).write_bytes(public_pem(key.public_key()))
+    fd = os.open(keys_dir / PUBLIC_KEY_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:  # every key file 0600; share the public key as you wish
+        f.write(public_pem(key.public_key()))
     return key
 
 

@@ -19,6 +19,7 @@ from redline.errors import NotFoundError
 from redline.gateway.budget import ClassificationBudget
 from redline.gateway.security import RateLimiter
 from redline.ledger.checkpoint import Checkpointer, checkpointer_from_env
+from redline.ledger.content import load_or_create_content_key
 from redline.ledger.open import open_ledger
 from redline.ledger.store import DecisionStore, LedgerStore
 from redline.policy.engine import PackEvaluator
@@ -51,7 +52,10 @@ class Services:
         engine = make_engine(self.settings.db)
         self.principals = PrincipalStore(engine)
         key = load_or_create_signing_key(self.settings.approval_keys_dir)
-        self.approvals = ApprovalService(self.settings, self.store, key, engine)
+        content_key = load_or_create_content_key(self.settings.content_key_path())
+        self.approvals = ApprovalService(
+            self.settings, self.store, key, engine, content_key=content_key
+        )
         self.rate_limiter = RateLimiter(
             self.settings.rate_limit_per_minute, self.settings.rate_limit_burst
         )
@@ -108,7 +112,9 @@ class Services:
 
 
 def open_store(db: str) -> DecisionStore:
-    return open_ledger(db)
+    """The ledger for `redline check`: its content sealed like the server's, under the key
+    in $REDLINE_CONTENT_KEY or $REDLINE_KEYS_DIR (./var/keys), created if missing."""
+    return open_ledger(db, load_or_create_content_key(Settings().content_key_path()))
 
 
 def build_services(settings: Settings) -> Services:
@@ -118,7 +124,10 @@ def build_services(settings: Settings) -> Services:
     for upstream in settings.upstreams.values():
         if upstream.packs:
             registry.select(upstream.packs)
-    store = open_store(settings.db)
+    content_key = load_or_create_content_key(settings.content_key_path())
+    store = open_ledger(settings.db, content_key)
+    if isinstance(store, LedgerStore):
+        store.keep_content = settings.content_at_rest == "encrypted"
     services = Services(settings, registry, store, load_classifier(settings.classifier))
     if isinstance(store, LedgerStore):
         services.checkpointer = checkpointer_from_env(store)

@@ -45,5 +45,5 @@ def create_keys(folder: Path, name: str = KEY_NAME, *, content: bool = True) -> 
     write_secret(files.signer, signer.text())
     if content:
         write_secret(files.content, new_content_key())
-    files.verifier.write_text(signer.verifier().text() + "\n")
+    write_secret(files.verifier, signer.verifier().text())  # every key file 0600
     return signer

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from redline.clock import utcnow
-from redline.db import LOCK_TIMEOUT_S
+from redline.db import LOCK_TIMEOUT_S, private_file
 from redline.errors import StoreError
 from redline.ledger.content import load_content_key
 from redline.ledger.merkle import Frontier
@@ -53,13 +53,14 @@ class SqliteStore(LedgerStore):
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
         try:
+            private_file(self.path)
             self._db = connect(self.path)
             # fewer, larger WAL checkpoints: each one syncs the database file
             self._db.execute("PRAGMA wal_autocheckpoint=8192")
             self._db.executescript(SCHEMA + TRIGGERS)
             size = self._size(self._db)
             self._frontier = self.frontier_from(self._db, size)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"cannot open the ledger at {self.path}: {exc}") from exc
         self._writer = BatchWriter(self._commit)
 

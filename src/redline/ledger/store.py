@@ -89,6 +89,7 @@ class LedgerStore(ABC):
     content table and a checkpoints table. Subclasses bring the database."""
 
     content_key: bytes | None = None
+    keep_content: bool = True  # False: only the commitment is kept (content_at_rest "none")
     # Why the last append failed, until an append or a probe succeeds (see write_problem).
     write_failure: str | None = None
 
@@ -147,7 +148,7 @@ class LedgerStore(ABC):
         for it in items:
             fields = it.entry.model_dump(mode="json")
             blob = None
-            if it.content is not None and it.salt is not None:
+            if self.keep_content and it.content is not None and it.salt is not None:
                 blob = seal(it.salt, it.content, it.entry.commitment, self.content_key)
             batch.append(Pending(fields, blob))
         try:

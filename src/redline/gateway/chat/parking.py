@@ -22,6 +22,7 @@ from redline.decision import Decision
 from redline.gateway.chat.check import Check
 from redline.gateway.chat.models import ChatCompletion
 from redline.gateway.chat.tools import Item
+from redline.ledger.content import seal_text, unseal_text
 from redline.subject import DecideRequest
 from redline.tables import parked_answers_table, parked_approvals_table
 
@@ -56,8 +57,8 @@ class Parked:
         )
 
     @classmethod
-    def from_row(cls, row: Any) -> Parked:
-        body = json.loads(row.body)
+    def from_row(cls, row: Any, text: str) -> Parked:
+        body = json.loads(text)
         return cls(
             completion=ChatCompletion.model_validate(body["completion"]),
             items=[_item_from(i) for i in body["items"]],
@@ -98,9 +99,15 @@ def _item_from(raw: dict[str, Any]) -> Item:
 class Parking:
     """Parked answers in the state database (blocking: call it from a worker thread)."""
 
-    def __init__(self, engine: Engine, ttl_s: float = 86_400) -> None:
+    def __init__(
+        self, engine: Engine, ttl_s: float = 86_400, content_key: bytes | None = None
+    ) -> None:
         self.engine = engine
         self.ttl_s = ttl_s
+        self.content_key = content_key  # seals the parked answer (AES-GCM), when given
+
+    def _sealed(self, parked: Parked) -> str:
+        return seal_text(parked.to_json(), self.content_key, parked.id)
 
     def park(self, parked: Parked) -> None:
         ids = parked.withheld()
@@ -113,7 +120,7 @@ class Parking:
                     principal=parked.principal,
                     request_hash=parked.request_hash,
                     created_at=time.time(),
-                    body=parked.to_json(),
+                    body=self._sealed(parked),
                 )
             )
             conn.execute(
@@ -137,7 +144,10 @@ class Parking:
         )
         with self.engine.connect() as conn:
             row = conn.execute(query).first()
-        return Parked.from_row(row) if row is not None else None
+        if row is None:
+            return None
+        body = unseal_text(row.body, self.content_key, row.id, f"parked answer {row.id}")
+        return Parked.from_row(row, body)
 
     def save(self, parked: Parked) -> None:
         """Store the answer's new state. While any part is still withheld, each of its
@@ -148,7 +158,7 @@ class Parking:
                 conn.execute(
                     update(parked_answers_table)
                     .where(parked_answers_table.c.id == parked.id)
-                    .values(body=parked.to_json())
+                    .values(body=self._sealed(parked))
                 )
                 return
             conn.execute(

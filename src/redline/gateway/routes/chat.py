@@ -52,7 +52,9 @@ def install(app: FastAPI, settings: Settings, services: Services) -> None:
     # Kept as long as an approval can still be given, and then used.
     ttls = [d.approval_ttl_s for d in settings.deployments.values() if d.approval_ttl_s]
     ttl_s = max([settings.approval_ttl_s, *ttls]) + settings.token_ttl_s
-    parking = Parking(services.approvals.engine, ttl_s=ttl_s)
+    parking = Parking(
+        services.approvals.engine, ttl_s=ttl_s, content_key=services.approvals.content_key
+    )
     app.state.chat = ChatGateway(Upstreams(settings.upstreams), parking)
     app.include_router(router)
 
