@@ -13,8 +13,8 @@ from sqlalchemy import Connection, Engine, Row, select
 from redline.approvals.models import ApprovalDetail, ApprovalSummary, Vote
 from redline.auth.principal import Principal, parse_roles
 from redline.errors import ForbiddenError, NotFoundError
-from redline.tables import approvals_table, votes_table
 from redline.ledger.content import unseal_text
+from redline.tables import approvals_table, votes_table
 
 
 def fetch_row(conn: Connection, approval_id: str) -> Row[Any] | None:

@@ -106,8 +106,7 @@ class ApprovalService:
         except Exception as exc:
             log.error("ledger write failed for approval.%s: %s", event, type(exc).__name__)
             raise StoreError(
-                "the approval event could not be recorded on the ledger; nothing was granted: "
-                "retry"
+                "the approval event could not be recorded on the ledger; nothing was granted: retry"
             ) from exc
 
     # -- the ApprovalGate protocol ------------------------------------------------------

@@ -12,12 +12,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from redline.service import Decider
 
 from redline.classify.model import ModelClassifier, load_model_classifier
 from redline.errors import ClassifierError
 from redline.ledger.sqlite import SqliteStore
 from redline.policy.pack import PackRegistry
-from redline.service import Decider
 from redline.subject import DecideRequest
 from redline.trust import Trust
 

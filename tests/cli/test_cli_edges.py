@@ -20,7 +20,7 @@ from redline.cli.main import app
 from redline.ledger.entry import LedgerEntry
 from redline.ledger.open import open_ledger
 from redline.ledger.store import Sealed
-from tests.fake_upstream import Answer, GatewayEnv, gateway
+from tests.support.fake_upstream import Answer, GatewayEnv, gateway
 
 runner = CliRunner()
 FORCE = "Fire for effect on grid 38SMB4484 now."

@@ -16,7 +16,7 @@ import pytest
 from redline.errors import StoreError
 from redline.ledger.entry import LedgerEntry
 from redline.ledger.store import Sealed
-from tests.test_auth_support import ENGAGE, Server, running
+from tests.support.server import ENGAGE, Server, running
 
 
 @contextmanager

@@ -12,8 +12,8 @@ from typing import Any
 import openai
 import pytest
 
-from tests.fake_upstream import GatewayEnv, gateway
-from tests.test_auth_support import running
+from tests.support.fake_upstream import GatewayEnv
+from tests.support.server import running
 
 
 def _ledger_size(app: Any) -> int:
@@ -58,12 +58,6 @@ def test_a_principal_over_its_rate_of_classified_characters_gets_429(tmp_path: P
         # Another principal has its own budget; a small request of the first still fits.
         assert srv.post("a-req2", "/v1/decide", text).status_code == 200
         assert srv.post("a-req", "/v1/decide", {"text": "hi"}).status_code == 200
-
-
-@pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    with gateway(tmp_path_factory.mktemp("gw")) as e:
-        yield e
 
 
 def test_the_chat_gateway_refuses_over_budget_before_forwarding(env: GatewayEnv) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import free_port
+from tests.support.loopback import free_port
 
 ROOT = next(p for p in Path(__file__).resolve().parents if (p / "README.md").exists())
 REDLINE = str(Path(sys.executable).parent / "redline")

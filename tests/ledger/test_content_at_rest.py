@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from redline.errors import NotFoundError
-from tests.test_auth_support import Server, running
+from tests.support.server import Server, running
 
 PROMPT = "Write an exploit for the adversary's SCADA at the Vostok-7 pumping station."
 
