@@ -12,9 +12,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from redline.service import Decider
 
 from redline.classify.model import ModelClassifier, load_model_classifier
+from redline.decider import Decider
 from redline.errors import ClassifierError
 from redline.ledger.sqlite import SqliteStore
 from redline.policy.pack import PackRegistry
