@@ -61,7 +61,7 @@ def timed(decider: Decider, requests: list[DecideRequest]) -> list[float]:
         subject = r.subject()
         classification = classifier.classify(subject)
         start = time.perf_counter()
-        decider._evaluate(r, subject, classification, frozenset())
+        decider._evaluate(r, subject, classification, frozenset(), None)
         out.append((time.perf_counter() - start) * 1000)
     return out
 
