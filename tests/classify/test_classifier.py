@@ -165,17 +165,17 @@ def test_batch_equals_one_by_one(model: ModelClassifier) -> None:
         assert cl.as_dict() == model.classify(s).as_dict()
 
 
-# The targets (issue 3) on the test split under provider-redlines are macro-F1 >= 0.85, miss
-# rate <= 3% and false-block rate <= 5%. The shipped classifier (the embedding fine-tuned by
-# its rank-64 adapter, the adapter's softmax as the restriction gate over one-vs-rest
-# scorers, the exact tool rules of tools.py) meets the first and not yet the other two:
-# measured when it was cross-fitted on the 7,686-example corpus (test split 1,486), macro-F1
-# 0.869, miss 7.0% (55/788), false-block 9.2% (64/698). These are ceilings just outside those
-# figures, so a regression fails; they are not the targets. Tighten them to the targets
-# (0.85 / 0.03 / 0.05) once a classifier reaches them.
+# The targets (issue 17) on the test split under provider-redlines are macro-F1 >= 0.87,
+# miss rate <= 5% and false-block rate <= 7%. The shipped classifier (the embedding
+# fine-tuned by its rank-64 adapter, the adapter's softmax as the restriction gate over
+# one-vs-rest scorers, the exact tool rules of tools.py), decided under the doubt rule
+# (policy/doubt.py: restricted mass summed over categories, limit 0.49 chosen on data/round6
+# outside the test split), measured macro-F1 0.868, miss 6.3% (50/788) and false-block
+# 10.5% (73/698); before the doubt rule, 0.869 / 7.0% / 9.2%. These are ceilings just
+# outside those figures, so a regression fails; they are not the targets.
 FLOOR_MACRO_F1 = 0.86
-CEIL_MISS = 0.075
-CEIL_FALSE_BLOCK = 0.095
+CEIL_MISS = 0.065
+CEIL_FALSE_BLOCK = 0.11
 
 
 @pytest.fixture(scope="module")

@@ -140,13 +140,20 @@ def test_composition_takes_the_most_restrictive(category: str) -> None:
     assert deciding == {p for p, e in zip(PACKS, TABLE[category], strict=True) if e == expected}
 
 
-def test_uncertainty_band_gives_hold_never_allow() -> None:
-    # 0.4 is below the 0.5 threshold but inside the 0.15 band: a restricted use is held.
+def test_uncertainty_band_never_allows() -> None:
+    # 0.4 is below the 0.5 threshold but at or above the 0.35 edge of the 0.15 band: in
+    # doubt. Its one candidate is denied by the pack, so the doubt is a deny; a candidate
+    # the pack holds is held (policy/doubt.py).
     outcome = compose(
         EVALUATOR, REGISTRY.select(["provider-redlines"]), only("mass_surveillance", 0.4), Facts()
     )
-    assert outcome.effect.value == "hold"
-    assert outcome.deciding[0].rules[0].id.endswith("uncertain-mass_surveillance")
+    assert outcome.effect.value == "deny"
+    assert outcome.deciding[0].rules[0].id.endswith("doubt-mass_surveillance")
+    held = compose(
+        EVALUATOR, REGISTRY.select(["provider-redlines"]), only("cyber_offense", 0.4), Facts()
+    )
+    assert held.effect.value == "hold"
+    assert held.deciding[0].rules[0].id.endswith("doubt-cyber_offense")
     below_band = compose(
         EVALUATOR, REGISTRY.select(["provider-redlines"]), only("mass_surveillance", 0.2), Facts()
     )

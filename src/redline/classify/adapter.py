@@ -106,7 +106,11 @@ def save_adapter(arrays: Arrays, path: Path = ADAPTER_FILE) -> str:
 
 
 def merge(model: Any, arrays: Arrays) -> int:
-    """W += B @ A on the torch model's dense layers, in place; returns how many were changed."""
+    """W += B @ A on the torch model's dense layers, in place; returns how many were changed.
+
+    The sum is formed in float64 and rounded once to float32: float32 products would round
+    differently with each BLAS and thread count, so the same adapter would build different
+    weights on different machines."""
     import torch
 
     layers = model.encoder.layer
@@ -121,13 +125,14 @@ def merge(model: Any, arrays: Arrays) -> int:
                 raise ClassifierError(f"the adapter names layer {i}; the model has {len(layers)}")
             linear = _module(layers[i], target)
             b = arrays[f"layer.{i}.{target}.B"]
-            delta = torch.from_numpy(np.asarray(b, np.float32) @ np.asarray(a, np.float32))
+            delta = np.asarray(b, np.float64) @ np.asarray(a, np.float64)
             if tuple(delta.shape) != tuple(linear.weight.shape):
                 raise ClassifierError(
                     f"adapter {name}: delta {tuple(delta.shape)}, "
                     f"layer weight {tuple(linear.weight.shape)}"
                 )
-            linear.weight += delta
+            merged = linear.weight.detach().cpu().numpy().astype(np.float64) + delta
+            linear.weight.copy_(torch.from_numpy(merged.astype(np.float32)))
             changed += 1
     return changed
 

@@ -2,9 +2,12 @@
 
 `redline model build` (classify/build.py) writes three files into the model directory:
 
-    minilm-int8.onnx   the quantised encoder; its SHA-256 is the classifier's model version
+    minilm-int8.onnx   the quantised encoder (model.json holds its SHA-256)
     tokenizer.json     the tokenizer, copied byte for byte from the weights package
     model.json         hashes of both, the source package and the measured export fidelity
+
+The classifier's model version is named by the weights (`weights_version`), so the same
+weights give the same version on every machine.
 
 Every input is embedded whole: text longer than one window (256 tokens with [CLS]/[SEP], the
 length MiniLM was trained at) is split into overlapping windows and each window is embedded,
@@ -108,6 +111,23 @@ def _check_hash(path: Path, data: bytes, expected: str | None) -> str:
     return got
 
 
+def _session(model_path: Path, model_bytes: bytes, threads: int) -> Any:
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    # Workers spin between the operators of a run, and stop when it returns: left
+    # spinning they burnt 42 ms of CPU per idle 50 ms, a core the event loop and the
+    # upstream need; never spinning, each operator waits to wake one (a 62-token input:
+    # 8.2 ms, against 6.8 ms this way).
+    opts.add_session_config_entry("session.force_spinning_stop", "1")
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.log_severity_level = 3
+    try:
+        return ort.InferenceSession(model_bytes, opts, providers=["CPUExecutionProvider"])
+    except Exception as exc:
+        raise ClassifierError(f"cannot load embedding model {model_path}: {exc}") from exc
+
+
 class Embedder:
     """all-MiniLM-L6-v2 sentence embeddings: mean-pooled, L2-normalised, 384 float32s."""
 
@@ -118,6 +138,7 @@ class Embedder:
         *,
         expected_sha256: str | None = None,
         expected_tokenizer_sha256: str | None = None,
+        version: str | None = None,
         threads: int = 1,
         workers: int = 1,
         window: int = WINDOW_TOKENS,
@@ -132,7 +153,8 @@ class Embedder:
 
         # Hash the very bytes that get loaded, so the version cannot drift from the weights.
         model_bytes = _read(model_path, "embedding model")
-        self._version = _check_hash(model_path, model_bytes, expected_sha256)
+        file_sha256 = _check_hash(model_path, model_bytes, expected_sha256)
+        self._version = version or file_sha256
         tok_bytes = _read(tokenizer_path, "tokenizer")
         _check_hash(tokenizer_path, tok_bytes, expected_tokenizer_sha256)
 
@@ -147,22 +169,7 @@ class Embedder:
         self._cls: int = cls_id
         self._sep: int = sep_id
 
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
-        # Workers spin between the operators of a run, and stop when it returns: left
-        # spinning they burnt 42 ms of CPU per idle 50 ms, a core the event loop and the
-        # upstream need; never spinning, each operator waits to wake one (a 62-token input:
-        # 8.2 ms, against 6.8 ms this way).
-        opts.add_session_config_entry("session.force_spinning_stop", "1")
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        opts.log_severity_level = 3
-        try:
-            self._session: Any = ort.InferenceSession(
-                model_bytes, opts, providers=["CPUExecutionProvider"]
-            )
-        except Exception as exc:
-            raise ClassifierError(f"cannot load embedding model {model_path}: {exc}") from exc
+        self._session: Any = _session(model_path, model_bytes, threads)
         inputs = {i.name for i in self._session.get_inputs()}
         self._token_types = "token_type_ids" in inputs
         self._dim = int(self._session.get_outputs()[0].shape[-1])
@@ -177,7 +184,8 @@ class Embedder:
 
     @property
     def model_version(self) -> str:
-        """SHA-256 of the ONNX file: changes whenever the embeddings could."""
+        """The weights' version (`weights_version`) where model.json names them, else the
+        SHA-256 of the ONNX file."""
         return self._version
 
     @property
@@ -295,6 +303,28 @@ def read_meta(model_dir: Path) -> dict[str, Any]:
     return meta
 
 
+def weights_version(meta: Mapping[str, Any]) -> str | None:
+    """SHA-256 over what the weights are made of: the source weights, the adapter merged
+    into them, the tokenizer and the export and quantisation recipe. Not the ONNX file's
+    bytes, which differ by machine in the last bits of a float; the file's hash stays its
+    integrity check. None where model.json does not name the source weights."""
+    source = meta.get("source")
+    if not isinstance(source, dict) or not isinstance(source.get("weights_sha256"), str):
+        return None
+    adapter = meta.get("adapter")
+    quantisation = meta.get("quantisation")
+    export = meta.get("export")
+    made_of = {
+        "source_weights": source["weights_sha256"],
+        "adapter": adapter.get("sha256") if isinstance(adapter, dict) else None,
+        "tokenizer": meta.get("tokenizer"),
+        "embedding": meta.get("embedding"),
+        "opset": export.get("opset") if isinstance(export, dict) else None,
+        "quantisation": quantisation,
+    }
+    return sha256_bytes(json.dumps(made_of, sort_keys=True).encode("utf-8"))
+
+
 def load_embedder(
     model_dir: Path | None = None,
     *,
@@ -316,6 +346,7 @@ def load_embedder(
         directory / TOKENIZER_FILE,
         expected_sha256=meta["sha256"],
         expected_tokenizer_sha256=tok_sha if isinstance(tok_sha, str) else None,
+        version=weights_version(meta),
         threads=threads,
         workers=workers,
         window=int(params.get("window_tokens", WINDOW_TOKENS)),

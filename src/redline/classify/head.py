@@ -13,9 +13,11 @@ subject's primary unit (and of its ~60-word runs where `meta["gate_units"]` is "
 and Platt-calibrated (`gate_platt` = [a, b]), is the probability that the use is
 restricted at all.
 `head.json` holds the category order, both vocabularies (term i is column i of its block),
-the per-category thresholds and uncertainty band, the training data hash and metrics, and
-the SHA-256 of the embedding adapter the head was trained on (`adapter_sha256`,
-adapter.py): the classifier refuses to load against a model built with another.
+the per-category thresholds and uncertainty band, the restricted mass under which a use
+may be allowed (`allow_below`; heads trained before it use the band's edge), the training
+data hash and metrics, and the SHA-256 of the embedding adapter the head was trained on
+(`adapter_sha256`, adapter.py): the classifier refuses to load against a model built with
+another.
 """
 
 from __future__ import annotations
@@ -174,6 +176,8 @@ def save_head(head: Head, directory: Path = WEIGHTS_DIR) -> str:
         meta[f"vocab_{kind}"] = sorted(lex[kind].vocab, key=lambda t: lex[kind].vocab[t])
     meta["threshold"] = {c: round(float(head.thresholds.of(c)), 6) for c in head.categories}
     meta["band"] = {c: round(float(head.thresholds.band_of(c)), 6) for c in head.categories}
+    if head.thresholds.allow_below is not None:
+        meta["allow_below"] = round(float(head.thresholds.allow_below), 6)
     meta_json = (json.dumps(meta, indent=2, sort_keys=True) + "\n").encode("utf-8")
     (directory / "head.npz").write_bytes(npz)
     (directory / "head.json").write_bytes(meta_json)
@@ -204,6 +208,7 @@ def load_head(directory: Path = WEIGHTS_DIR) -> Head:
         thresholds = Thresholds(
             threshold={c: float(meta["threshold"][c]) for c in categories},
             band={c: float(meta["band"][c]) for c in categories},
+            allow_below=float(meta["allow_below"]) if "allow_below" in meta else None,
         )
     except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
         raise ClassifierError(f"the classifier head in {directory} is unreadable: {exc}") from exc

@@ -21,9 +21,10 @@ shipped adapter and head are then fitted on all four folds with those choices.
 4. On the held-out folds pooled, through the exact inference path (strongest window per
    category, gate, tool rules by max): fit a Platt calibration per category and for the
    gate; choose per-category thresholds (best F1) for the allowed categories; choose the
-   operating point of the restricted ones (one threshold minus the band) that keeps the
-   miss and false-block rates under the pack furthest inside their targets, then split it
-   into a threshold and an uncertainty band by best macro-F1.
+   operating point of the restricted ones, a limit on their summed scores (`allow_below`,
+   policy/doubt.py), that keeps the miss and false-block rates under the pack furthest
+   inside their targets, then split the per-category threshold above it into a threshold
+   and an uncertainty band by best macro-F1.
 5. Hyper-parameters (regularisation C of both scorers or the adapter's softmax as the gate,
    whether per-turn units are scored, where the gate reads) are chosen the same way.
 6. The shipped head: step 2 and 3 on every fold, as the shipped model embeds them, with the
@@ -283,7 +284,7 @@ def _head(parts: Parts, choice: Choice, cal: Calibration, meta: dict[str, Any]) 
         intercept=intercept,
         platt_a=cal.a,
         platt_b=cal.b,
-        thresholds=Thresholds(cal.thresholds, cal.band),
+        thresholds=Thresholds(cal.thresholds, cal.band, cal.allow_below),
         gate_coef=gate_coef,
         gate_intercept=gate_intercept,
         gate_platt=cal.gate_platt,
@@ -299,12 +300,13 @@ Linear = tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]
 def _operating_point(
     p: npt.NDArray[np.float32], expected_allow: npt.NDArray[np.bool_], gated: list[int]
 ) -> float:
-    """The score at or above which a pack-restricted category flags the request (hold or
-    deny), chosen on validation: furthest inside both targets, then fewest misses."""
+    """The restricted mass (the scores of the pack-restricted categories summed, as
+    policy/doubt.py sums them) at or above which the request is flagged (hold or deny),
+    chosen on validation: furthest inside both targets, then fewest misses."""
     grid = np.round(np.arange(0.02, 0.951, 0.01), 2)
     best: tuple[float, float, float, float] | None = None
     chosen = 0.5
-    top = p[:, gated].max(axis=1) if gated else np.zeros(len(p), dtype=np.float32)
+    top = np.minimum(p[:, gated].sum(axis=1), 1.0) if gated else np.zeros(len(p))
     n_allow = max(int(expected_allow.sum()), 1)
     n_restricted = max(int((~expected_allow).sum()), 1)
     for op in grid:
@@ -354,6 +356,7 @@ class Calibration:
     gate_platt: npt.NDArray[np.float32]
     thresholds: dict[str, float]
     band: dict[str, float]
+    allow_below: float | None = None
 
 
 def fit_parts(
@@ -472,6 +475,7 @@ def _candidate(
         return Thresholds(
             {cat: (t if cat in RESTRICTED_CATEGORIES else best_f1[cat]) for cat in CATEGORIES},
             {cat: (band_value if cat in RESTRICTED_CATEGORIES else 0.0) for cat in CATEGORIES},
+            allow_below=op,
         )
 
     best: tuple[float, float] | None = None
@@ -485,13 +489,14 @@ def _candidate(
         if best is None or key < best:
             best, chosen_band = key, band_value
     th = thresholds_at(chosen_band)
-    cal = Calibration(a, b, gate_platt, dict(th.threshold), dict(th.band))
+    cal = Calibration(a, b, gate_platt, dict(th.threshold), dict(th.band), op)
     final = [replace(cl, thresholds=th) for cl in cls]
     on_validation = [i for i, e in enumerate(examples) if e.split == "validation"]
     metrics = {
         **choice.meta(),
         "band": chosen_band,
         "restricted_threshold": round(op + chosen_band, 4),
+        "allow_below": op,
         "held_out": _rates(examples, final, decisions),
         "validation": _rates(
             [examples[i] for i in on_validation], [final[i] for i in on_validation], decisions

@@ -30,16 +30,27 @@ class CategoryScore:
 
 @dataclass(frozen=True)
 class Thresholds:
-    """Per-category decision threshold and the uncertainty band just below it."""
+    """Per-category decision threshold and the uncertainty band just below it, and the
+    restricted mass at or above which a use is never allowed (policy/doubt.py)."""
 
     threshold: Mapping[str, float]
     band: Mapping[str, float]
+    allow_below: float | None = None
 
     def of(self, category: str) -> float:
         return self.threshold.get(category, 0.5)
 
     def band_of(self, category: str) -> float:
         return self.band.get(category, 0.0)
+
+    def doubt_limit(self) -> float:
+        """`allow_below`, else the lowest edge of a category's band (a head trained before
+        the limit was chosen on its own: there the band's edge is the held-out operating
+        point of the restricted categories)."""
+        if self.allow_below is not None:
+            return self.allow_below
+        edges = [self.of(c) - b for c, b in self.band.items() if b > 0]
+        return min(edges, default=min(self.threshold.values(), default=0.5))
 
 
 DEFAULT_THRESHOLDS = Thresholds(

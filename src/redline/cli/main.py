@@ -24,7 +24,7 @@ from redline.errors import RedlineError
 from redline.settings import DeploymentConfig, Settings
 
 if TYPE_CHECKING:
-    from redline.auth.store import PrincipalStore
+    from redline.gateway.services import Services
 
 app = typer.Typer(
     help="Redline: enforce, explain and prove model usage policy.", no_args_is_help=True
@@ -91,6 +91,7 @@ def check(
 
     Nothing is written unless --record is given (then to --db, as principal 'anonymous'
     unless a line's context names one)."""
+    from redline.classify.load import describe
     from redline.cli.check import explain, local_decider, run_jsonl
     from redline.subject import DecideRequest
 
@@ -101,6 +102,7 @@ def check(
         decider = local_decider(policy, policy_dir, classifier, db if record else None)
     except RedlineError as exc:
         raise _fail(exc) from exc
+    err.print(f"classifier: {describe(decider.classifier)}", soft_wrap=True)
     err.print(
         f"[dim]recording every decision on {db}[/]"
         if record
@@ -157,7 +159,7 @@ def serve(
         application = create_app(settings)
     except RedlineError as exc:
         raise _fail(exc) from exc
-    _welcome(settings, application.state.services.principals)
+    _welcome(settings, application.state.services)
     uvicorn.run(application, host=settings.host, port=settings.port, log_level="warning")
 
 
@@ -183,14 +185,18 @@ def _serve_settings(
     return Settings.from_file(config, **{k: v for k, v in options.items() if k in explicit})
 
 
-def _welcome(settings: Settings, principals: PrincipalStore) -> None:
+def _welcome(settings: Settings, services: Services) -> None:
     """What is running, and how to try it (with a key made on first start)."""
     from redline.auth.bootstrap import bootstrap_local
+    from redline.classify.load import describe, is_degraded
 
+    principals = services.principals
     base = f"http://{settings.host}:{settings.port}"
     deployment = settings.default_deployment
     packs = ",".join(settings.deployments[deployment].packs)
     err.print(f"[bold]Redline[/] on {base}  policies: {packs}  ledger: {settings.db}")
+    style = "bold yellow" if is_degraded(services.classifier) else "bold"
+    err.print(f"classifier: [{style}]{describe(services.classifier)}[/]", soft_wrap=True)
     for name, up in settings.upstreams.items():
         err.print(
             f"upstream [bold]{name}[/] {up.base_url}  models: {', '.join(up.models)}"

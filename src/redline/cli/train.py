@@ -109,8 +109,18 @@ def eval_cmd(
             "and the rates on the lines it agrees on."
         ),
     ] = None,
+    external: Annotated[
+        Path | None,
+        typer.Option(
+            help="An outside set: a CSV with columns text,label (allow or restricted); "
+            "prints the miss and false-block rates under --policy."
+        ),
+    ] = None,
 ) -> None:
     """Per-category precision/recall/F1 and the allow/hold/deny confusion under --policy."""
+    if external is not None:
+        _eval_external(external, policy, classifier)
+        return
     from redline.classify.corpus import load_corpus, load_file
     from redline.classify.evaluate import evaluate, write_json, write_png
     from redline.classify.load import load_classifier
@@ -128,6 +138,18 @@ def eval_cmd(
         raise typer.Exit(2) from exc
     result.data = str(data) if data else "data/ (test split)"
     out = Console()
+    _print_report(out, result, policy)
+    if reviewed is not None:
+        result.review = _print_review(out, result, examples, reviewed, packs)
+    stem = "eval-" + ("rules" if result.backend.startswith("rules") else "model")
+    report = report or Path("reports") / f"{stem}.json"
+    png = png or Path("reports") / f"{stem}.png"
+    write_json(result, report)
+    write_png(result, png)
+    err.print(f"report {report}, confusion matrix {png}")
+
+
+def _print_report(out: Console, result: Report, policy: str) -> None:
     table = Table(title=f"{result.backend} on {result.data}: {result.n} examples, {policy}")
     for col in ("category", "precision", "recall", "F1", "support"):
         table.add_column(col, justify="left" if col == "category" else "right")
@@ -147,14 +169,6 @@ def eval_cmd(
         f"({len(result.misses)})   false-block rate {result.false_block_rate:.1%} "
         f"({len(result.false_blocks)})"
     )
-    if reviewed is not None:
-        result.review = _print_review(out, result, examples, reviewed, packs)
-    stem = "eval-" + ("rules" if result.backend.startswith("rules") else "model")
-    report = report or Path("reports") / f"{stem}.json"
-    png = png or Path("reports") / f"{stem}.png"
-    write_json(result, report)
-    write_png(result, png)
-    err.print(f"report {report}, confusion matrix {png}")
 
 
 def _print_review(
@@ -189,3 +203,27 @@ def _print_review(
         "agreed_miss_rate": round(rates.miss_rate, 4),
         "agreed_false_block_rate": round(rates.false_block_rate, 4),
     }
+
+
+def _eval_external(path: Path, policy: str, classifier: str) -> None:
+    """`redline eval --external FILE.csv`: the decision's rates on an outside set."""
+    from redline.classify.external import measure_external, read_external
+    from redline.classify.load import load_classifier
+    from redline.policy.pack import PackRegistry
+
+    try:
+        lines = read_external(path)
+        packs = PackRegistry().select(policy)
+        backend = load_classifier(classifier)
+        result = measure_external(backend, lines, packs, str(path))
+    except RedlineError as exc:
+        err.print(f"[red]error:[/] {exc}", soft_wrap=True)
+        raise typer.Exit(2) from exc
+    out = Console(soft_wrap=True)
+    out.print(f"{backend.version} on {path}: {len(lines)} lines, {policy}")
+    out.print(f"decided: {', '.join(f'{k} {v}' for k, v in result.decided.items())}")
+    out.print(
+        f"miss rate {result.miss_rate:.1%} ({len(result.misses)}/{result.n_restricted})   "
+        f"false-block rate {result.false_block_rate:.1%} "
+        f"({len(result.false_blocks)}/{result.n_allowed})"
+    )

@@ -1,4 +1,5 @@
-"""Compose several packs over a classification: the most restrictive effect wins."""
+"""Compose several packs over a classification: the most restrictive effect wins, and an
+allow stands only when the use is not in doubt (doubt.py)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from redline.classify.types import Classification
+from redline.policy.doubt import doubt_verdicts
 from redline.policy.engine import PackEvaluator, Release, Verdict
 from redline.policy.facts import Facts
-from redline.policy.pack import Pack, Rule
+from redline.policy.pack import Pack
 from redline.taxonomy import Effect, check_category
 
 
@@ -22,29 +24,6 @@ class Outcome:
     aggregate: Mapping[str, Any] | None = None  # the counts the packs saw, if the request counts
 
 
-def _approval_role(category: str) -> str:
-    return "commander" if category == "use_of_force" else "approver"
-
-
-def _uncertain(pack: Pack, category: str, score: float, threshold: float) -> Verdict:
-    rule = Rule(
-        pack.name,
-        f"{pack.name}.uncertain-{category}",
-        "forbid",
-        f"Score {score:.2f} for {category} lies in the uncertainty band below the "
-        f"threshold {threshold:.2f} of a restricted use: a human decides.",
-        category,
-    )
-    return Verdict(
-        pack.name,
-        category,
-        Effect.HOLD,
-        (rule,),
-        Release(_approval_role(category), ()),
-        note="uncertain",
-    )
-
-
 def _pack_verdicts(
     evaluator: PackEvaluator, pack: Pack, classification: Classification, facts: Facts
 ) -> list[Verdict]:
@@ -55,12 +34,6 @@ def _pack_verdicts(
         threshold = pack.thresholds.get(category, classification.thresholds.of(category))
         if score >= threshold:
             verdicts.append(evaluator.evaluate(pack, category, facts))
-        elif (
-            score >= threshold - classification.thresholds.band_of(category)
-            # only a use this pack would hold or deny turns uncertain into hold
-            and evaluator.evaluate(pack, category, facts).effect is not Effect.ALLOW
-        ):
-            verdicts.append(_uncertain(pack, category, score, threshold))
     if not verdicts:
         verdicts.append(evaluator.evaluate(pack, "general", facts))
     return verdicts
@@ -82,6 +55,9 @@ def compose(
             verdict = evaluator.evaluate_aggregate(pack, facts, dict(aggregate))
             if verdict is not None and verdict.effect is not Effect.ALLOW:
                 verdicts.append(verdict)
+    if Effect.strictest([v.effect for v in verdicts]) is Effect.ALLOW:
+        # Doubt is not permission: restricted mass under every threshold still counts.
+        verdicts += doubt_verdicts(evaluator, packs, classification, facts)
     effect = Effect.strictest([v.effect for v in verdicts])
     deciding = tuple(v for v in verdicts if v.effect is effect)
     release: tuple[Release, ...] = ()

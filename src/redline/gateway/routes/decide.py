@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from redline.approvals.api import APPROVAL_HEADER
 from redline.approvals.flow import decide_with_approvals
 from redline.auth.principal import Principal
+from redline.classify.load import is_degraded
 from redline.decision import Decision
 from redline.gateway.deps import PrincipalDep, ServicesDep
 from redline.gateway.services import Services
@@ -102,6 +103,7 @@ async def healthz(services: ServicesDep, response: Response) -> dict[str, Any]:
         "status": "ok" if problem is None else "ledger_unwritable",
         "policies": [p.name for p in services.decider().packs],
         "classifier": services.classifier.version,
+        "classifier_degraded": is_degraded(services.classifier),
         "ledger_size": store.size(),
         "ledger_writable": problem is None,
         **({"ledger_problem": problem} if problem else {}),
