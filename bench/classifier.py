@@ -11,14 +11,14 @@ import sys
 import time
 from collections.abc import Callable
 
-from redline.classify.corpus import load_corpus
 from redline.classify.embed import load_embedder
-from redline.classify.evaluate import evaluate
 from redline.classify.head import load_head
 from redline.classify.model import ModelClassifier, default_threads, default_workers
 from redline.classify.rules import RuleClassifier
 from redline.policy.pack import PackRegistry
 from redline.subject import Subject
+from redline.training.corpus import load_corpus
+from redline.training.evaluate import evaluate
 
 PACK = "provider-redlines"
 SHORT = Subject(text="fire for effect on grid 38SMB4484, two rounds HE")

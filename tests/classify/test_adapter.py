@@ -10,7 +10,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from redline.classify.adapter import (
+from redline.classify.embed import TOKENIZER_FILE, default_model_dir, load_tokenizer, read_meta
+from redline.classify.head import WEIGHTS_DIR, load_head
+from redline.classify.model import check_adapter
+from redline.errors import ClassifierError
+from redline.taxonomy import CATEGORIES
+from redline.training.adapter import (
     ADAPTER_FILE,
     SOFTMAX,
     TARGETS,
@@ -20,25 +25,20 @@ from redline.classify.adapter import (
     merge,
     save_adapter,
 )
-from redline.classify.corpus import load_corpus, training_side
-from redline.classify.embed import TOKENIZER_FILE, default_model_dir, load_tokenizer, read_meta
-from redline.classify.head import WEIGHTS_DIR, load_head
-from redline.classify.model import check_adapter
-from redline.errors import ClassifierError
-from redline.taxonomy import CATEGORIES
+from redline.training.corpus import load_corpus, training_side
 
 TINY = AdapterConfig(rank=2, epochs=1, batch_size=8, max_tokens=64)
 
 
 @pytest.fixture(scope="module")
 def source() -> Path:
-    from redline.classify.build import source_model_dir
+    from redline.training.build import source_model_dir
 
     return source_model_dir()
 
 
 def _plain(source: Path) -> Any:
-    from redline.classify.build import load_torch_model
+    from redline.training.build import load_torch_model
 
     return load_torch_model(source)
 

@@ -14,8 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from redline.classify.corpus import load_corpus
-from redline.classify.evaluate import evaluate
 from redline.classify.features import embed_subjects
 from redline.classify.load import load_classifier
 from redline.classify.model import ModelClassifier, load_model_classifier
@@ -23,6 +21,8 @@ from redline.classify.types import Classification
 from redline.errors import ClassifierError
 from redline.policy.pack import PackRegistry
 from redline.subject import Subject
+from redline.training.corpus import load_corpus
+from redline.training.evaluate import evaluate
 
 PACK = "provider-redlines"
 

@@ -39,7 +39,7 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     built = default_model_dir()
     if (built / MODEL_FILE).is_file() and (built / META_FILE).is_file():
         return built
-    from redline.classify.build import build_model
+    from redline.training.build import build_model
 
     out = tmp_path_factory.mktemp("model")
     build_model(out, progress=False)
@@ -57,8 +57,8 @@ def embedder(model_dir: Path) -> Iterator[Embedder]:
 def torch_model(model_dir: Path) -> Any:
     """The torch model the built one was exported from: the package's weights with the
     classifier's adapter merged (model.json says which)."""
-    from redline.classify.adapter import ADAPTER_FILE, adapter_sha256
-    from redline.classify.build import load_torch_model, source_model_dir
+    from redline.classify.head import ADAPTER_FILE, adapter_sha256
+    from redline.training.build import load_torch_model, source_model_dir
 
     built = json.loads((model_dir / META_FILE).read_text())["adapter"]
     if built is None:
@@ -84,7 +84,7 @@ def test_shape_dtype_and_norm(embedder: Embedder) -> None:
 
 
 def test_int8_matches_torch(embedder: Embedder, torch_model: Any) -> None:
-    from redline.classify.build import torch_embeddings
+    from redline.training.build import torch_embeddings
 
     ids = [embedder._tokenizer.encode(s).ids for s in FIDELITY]
     assert all(i[0] == embedder._cls and i[-1] == embedder._sep for i in ids)

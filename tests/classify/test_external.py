@@ -6,10 +6,10 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from redline.classify.external import measure_external, read_external
 from redline.classify.rules import RuleClassifier
 from redline.cli.main import app
 from redline.policy.pack import PackRegistry
+from redline.training.external import measure_external, read_external
 
 # With the rules backend: line 2 is caught (deny), line 3 missed, line 4 allowed and
 # line 5 false-blocked ("dragnet" is a mass-surveillance pattern).

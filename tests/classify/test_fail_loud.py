@@ -67,7 +67,7 @@ def test_corrupt_model_stops_the_start(
     built_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("REDLINE_MODEL_DIR", str(corrupt_copy(built_model, tmp_path / "m")))
-    with pytest.raises(ClassifierError, match="sha256|SHA-256|hash") as exc:
+    with pytest.raises(ClassifierError, match="sha256") as exc:
         load_classifier("auto")
     assert "cannot start" in str(exc.value)
     result = CliRunner().invoke(app, ["check", "hello there", "--db", str(tmp_path / "l.db")])

@@ -9,16 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from redline.classify.corpus import Example, load_corpus, parse_line
-from redline.classify.evaluate import Decisions, Report
-from redline.classify.review import (
+from redline.errors import InputError
+from redline.policy.pack import PackRegistry
+from redline.training.corpus import Example, load_corpus, parse_line
+from redline.training.evaluate import Decisions, Report
+from redline.training.review import (
     agreed_rates,
     compare,
     line_sha256,
     load_review,
 )
-from redline.errors import InputError
-from redline.policy.pack import PackRegistry
 
 REVIEW = Path("data/review/test.jsonl")
 README = Path("data/review/README.md")

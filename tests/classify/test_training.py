@@ -11,7 +11,11 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from redline.classify.corpus import (
+from redline.classify.head import WEIGHTS_DIR, load_head
+from redline.errors import ClassifierError
+from redline.taxonomy import CATEGORIES
+from redline.training.config import TrainConfig
+from redline.training.corpus import (
     Example,
     data_hash,
     group_hash,
@@ -19,17 +23,9 @@ from redline.classify.corpus import (
     split_of,
     training_side,
 )
-from redline.classify.head import WEIGHTS_DIR, load_head
-from redline.classify.train import (
-    Encoder,
-    TrainConfig,
-    encoder_code_hash,
-    fold_splits,
-    train,
-    train_and_save,
-)
-from redline.errors import ClassifierError
-from redline.taxonomy import CATEGORIES
+from redline.training.fit import Encoder
+from redline.training.folds import encoder_code_hash, fold_splits
+from redline.training.train import train, train_and_save
 
 
 @dataclass(frozen=True)
@@ -137,13 +133,15 @@ def test_missing_head_is_a_classifier_error(tmp_path: Path) -> None:
 def test_fold_encoder_cache_goes_stale_when_encoder_code_changes(tmp_path: Path) -> None:
     """A cached fold encoder is keyed on the code that trained it: a normalising or
     tokenising change must retrain it, not serve a stale one."""
-    package = Path(train.__code__.co_filename).parent
-    for source in package.glob("*.py"):
-        (tmp_path / source.name).write_bytes(source.read_bytes())
+    package = Path(train.__code__.co_filename).parent.parent
+    for folder in ("classify", "training"):
+        (tmp_path / folder).mkdir()
+        for source in (package / folder).glob("*.py"):
+            (tmp_path / folder / source.name).write_bytes(source.read_bytes())
     before = encoder_code_hash(tmp_path)
     assert before == encoder_code_hash(package)
-    (tmp_path / "head.py").write_text("# not an encoder module\n", encoding="utf-8")
+    (tmp_path / "classify" / "head.py").write_text("# not an encoder module\n", encoding="utf-8")
     assert encoder_code_hash(tmp_path) == before
-    with (tmp_path / "normalize.py").open("a", encoding="utf-8") as f:
+    with (tmp_path / "classify" / "normalize.py").open("a", encoding="utf-8") as f:
         f.write("\n# changed\n")
     assert encoder_code_hash(tmp_path) != before

@@ -85,7 +85,7 @@ def _tiny_model(torch: Any, out: int, inp: int) -> Any:
 
 def test_adapter_merges_in_float64_rounded_once() -> None:
     torch = pytest.importorskip("torch")
-    from redline.classify.adapter import merge
+    from redline.training.adapter import merge
 
     rng = np.random.default_rng(7)
     w = rng.standard_normal((48, 32)).astype(np.float32)

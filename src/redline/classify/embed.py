@@ -1,6 +1,6 @@
 """Sentence embeddings at run time: the int8 ONNX export of all-MiniLM-L6-v2, no torch.
 
-`redline model build` (classify/build.py) writes three files into the model directory:
+`redline model build` (training/build.py) writes three files into the model directory:
 
     minilm-int8.onnx   the quantised encoder (model.json holds its SHA-256)
     tokenizer.json     the tokenizer, copied byte for byte from the weights package

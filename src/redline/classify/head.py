@@ -39,6 +39,8 @@ from redline.classify.types import Thresholds
 from redline.errors import ClassifierError
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+# The embedding's adapter (training/adapter.py), merged into the model at build time.
+ADAPTER_FILE = WEIGHTS_DIR / "adapter.npz"
 ARRAYS = (
     "coef",
     "intercept",
@@ -147,6 +149,11 @@ def read_npz(path: Path, what: str) -> dict[str, npt.NDArray[np.float32]]:
         return npz_arrays(path.read_bytes())
     except (OSError, ValueError, zipfile.BadZipFile) as exc:
         raise ClassifierError(f"{what} at {path} is unreadable: {exc}") from exc
+
+
+def adapter_sha256(path: Path = ADAPTER_FILE) -> str | None:
+    """SHA-256 of the adapter file, or None where there is none (the plain model)."""
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
 
 
 def head_sha256(npz: bytes, meta_json: bytes) -> str:

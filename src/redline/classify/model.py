@@ -20,9 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from redline.classify.adapter import ADAPTER_FILE, adapter_sha256
 from redline.classify.features import Embedded, EmbedderLike, WindowRef, embed_subjects
-from redline.classify.head import WEIGHTS_DIR, Head, load_head
+from redline.classify.head import ADAPTER_FILE, WEIGHTS_DIR, Head, adapter_sha256, load_head
 from redline.classify.segments import tool_uses
 from redline.classify.tools import tool_rule_hits
 from redline.classify.types import CategoryScore, Classification, Evidence

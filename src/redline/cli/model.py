@@ -37,7 +37,7 @@ def build(
 ) -> None:
     """Export, quantise and verify the model; write minilm-int8.onnx and model.json."""
     # Imported here so `redline model info` works without the build extras installed.
-    from redline.classify.build import MIN_COSINE, MIN_MEAN_COSINE, build_model
+    from redline.training.build import MIN_COSINE, MIN_MEAN_COSINE, build_model
 
     try:
         info = build_model(model_dir, progress=not quiet)

@@ -13,10 +13,10 @@ from rich.table import Table
 from redline.errors import RedlineError
 
 if TYPE_CHECKING:
-    from redline.classify.corpus import Example
-    from redline.classify.evaluate import Report
-    from redline.classify.review import ReviewLine
     from redline.policy.pack import Pack
+    from redline.training.corpus import Example
+    from redline.training.evaluate import Report
+    from redline.training.review import ReviewLine
 
 err = Console(stderr=True)
 
@@ -41,18 +41,14 @@ def train_cmd(
 ) -> None:
     """Train the classifier from the training side of --data (never the test split): the
     embedding model's adapter (then rebuild the model with it), then the head."""
-    from redline.classify.adapter import ADAPTER_FILE
-    from redline.classify.corpus import training_side
     from redline.classify.embed import default_model_dir, load_embedder, read_meta
-    from redline.classify.head import WEIGHTS_DIR
+    from redline.classify.head import ADAPTER_FILE, WEIGHTS_DIR
     from redline.classify.model import check_adapter
-    from redline.classify.train import (
-        Encoder,
-        TrainConfig,
-        fold_encoder,
-        train_adapter,
-        train_and_save,
-    )
+    from redline.training.config import TrainConfig
+    from redline.training.corpus import training_side
+    from redline.training.fit import Encoder
+    from redline.training.folds import fold_encoder, train_adapter
+    from redline.training.train import train_and_save
 
     out_dir = out or WEIGHTS_DIR
     directory = model_dir or default_model_dir()
@@ -66,7 +62,7 @@ def train_cmd(
         err.print(f"training on {len(examples)} examples (train + validation) from {data}/")
         folds = {k: fold_encoder(examples, k, progress=progress) for k in config.folds}
         if not head_only:
-            from redline.classify.build import build_model
+            from redline.training.build import build_model
 
             sha = train_adapter(examples, out_dir, progress=progress)
             err.print(f"adapter {sha[:12]} written to {out_dir}; rebuilding the model with it")
@@ -121,11 +117,11 @@ def eval_cmd(
     if external is not None:
         _eval_external(external, policy, classifier)
         return
-    from redline.classify.corpus import load_corpus, load_file
-    from redline.classify.evaluate import evaluate, write_json, write_png
     from redline.classify.load import load_classifier
-    from redline.classify.review import load_review
     from redline.policy.pack import PackRegistry
+    from redline.training.corpus import load_corpus, load_file
+    from redline.training.evaluate import evaluate, write_json, write_png
+    from redline.training.review import load_review
 
     try:
         examples = load_file(data) if data else load_corpus(splits=("test",))
@@ -180,8 +176,8 @@ def _print_review(
 ) -> dict[str, Any]:
     """Print how the review agrees with the labels and the rates on the lines it agrees on;
     returns the same for the JSON report."""
-    from redline.classify.evaluate import Decisions
-    from redline.classify.review import agreed_rates, compare
+    from redline.training.evaluate import Decisions
+    from redline.training.review import agreed_rates, compare
 
     agreement = compare(examples, reviewed, Decisions(packs))
     rates = agreed_rates(result, agreement)
@@ -207,9 +203,9 @@ def _print_review(
 
 def _eval_external(path: Path, policy: str, classifier: str) -> None:
     """`redline eval --external FILE.csv`: the decision's rates on an outside set."""
-    from redline.classify.external import measure_external, read_external
     from redline.classify.load import load_classifier
     from redline.policy.pack import PackRegistry
+    from redline.training.external import measure_external, read_external
 
     try:
         lines = read_external(path)

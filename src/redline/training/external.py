@@ -14,12 +14,12 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from redline.classify.evaluate import BATCH, EFFECTS, Decisions
 from redline.classify.types import Classifier
 from redline.errors import InputError
 from redline.policy.pack import Pack
 from redline.subject import Subject
 from redline.taxonomy import Effect
+from redline.training.evaluate import BATCH, EFFECTS, Decisions
 
 LABELS = ("allow", "restricted")
 

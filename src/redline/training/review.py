@@ -17,10 +17,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from redline.classify.corpus import Example
-from redline.classify.evaluate import Decisions, Report
 from redline.errors import InputError
 from redline.taxonomy import CATEGORIES, Effect
+from redline.training.corpus import Example
+from redline.training.evaluate import Decisions, Report
 
 SURE = ("high", "low")
 

@@ -17,13 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from redline.classify.corpus import Example
 from redline.classify.types import CategoryScore, Classification, Classifier
 from redline.policy.compose import compose
 from redline.policy.engine import PackEvaluator
 from redline.policy.facts import Facts
 from redline.policy.pack import Pack
 from redline.taxonomy import CATEGORIES, Effect
+from redline.training.corpus import Example
 
 EFFECTS = ("allow", "hold", "deny")
 BATCH = 64

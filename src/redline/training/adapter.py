@@ -2,7 +2,7 @@
 
 The shipped sentence embedding reads topic: "the history of sarin attacks" lands next to
 "make sarin". Fine-tuning it on the training side (never the test split) with a softmax
-over the categories pulls uses apart; train.py trains one per cross-fitting fold (without
+over the categories pulls uses apart; training trains one per cross-fitting fold (without
 that fold) and the shipped one on every fold. The change is kept as two small matrices per
 dense layer, A (rank x in) and B (out x rank), so that W' = W + B A; they ship in
 `weights/adapter.npz` (about 5.3 MB, float16) and `redline model build` merges them into the
@@ -36,13 +36,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from redline.classify.corpus import Example
 from redline.classify.features import units
-from redline.classify.head import WEIGHTS_DIR, npz_bytes, read_npz
+from redline.classify.head import ADAPTER_FILE, npz_bytes, read_npz
 from redline.errors import ClassifierError
 from redline.taxonomy import CATEGORIES
+from redline.training.corpus import Example
 
-ADAPTER_FILE = WEIGHTS_DIR / "adapter.npz"
 # Every dense layer of every encoder layer: attention Q, K, V and output, FFN up and down.
 TARGETS = (
     "attention.self.query",
@@ -72,11 +71,6 @@ class AdapterConfig:
     warmup: float = 0.06
     seed: int = 0
     threads: int = 2  # fixed, so the same machine type trains the same bytes anywhere
-
-
-def adapter_sha256(path: Path = ADAPTER_FILE) -> str | None:
-    """SHA-256 of the adapter file, or None where there is none (the plain model)."""
-    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
 
 
 def load_adapter(path: Path = ADAPTER_FILE) -> dict[str, npt.NDArray[np.float32]]:
