@@ -1,7 +1,9 @@
-"""Rule-only backend vs the trained model, in one run: quality on the test split under
-provider-redlines, latency (1 thread, and as the server runs it) and batched throughput.
+"""Rule-only backend vs the trained model, in one run: quality on the test split and on the
+outside dev sets (../shared/eval-dev/*.csv, measured only) under provider-redlines, decided
+by the doubt rule and by the band rule it replaced; latency (1 thread, and as the server
+runs it) and batched throughput.
 
-    .venv/bin/python bench/classifier.py [--quick]
+    .venv/bin/python bench/classifier.py [--quick] [--dev DIR] [--no-dev]
 """
 
 from __future__ import annotations
@@ -10,7 +12,10 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
+# bench/ is on sys.path when this script runs.
+from quality import HEADER, on_csv, on_test, p50_ms, table
 from redline.classify.embed import load_embedder
 from redline.classify.head import load_head
 from redline.classify.model import ModelClassifier, default_threads, default_workers
@@ -18,9 +23,10 @@ from redline.classify.rules import RuleClassifier
 from redline.policy.pack import PackRegistry
 from redline.subject import Subject
 from redline.training.corpus import load_corpus
-from redline.training.evaluate import evaluate
+from redline.training.evaluate import Decisions
 
 PACK = "provider-redlines"
+DEV_DIR = Path(__file__).resolve().parents[2] / "shared" / "eval-dev"
 SHORT = Subject(text="fire for effect on grid 38SMB4484, two rounds HE")
 LONG = Subject(
     text=" ".join(
@@ -54,22 +60,34 @@ def percentiles(fn: Callable[[], object], n: int) -> tuple[float, float]:
     return statistics.median(times), times[min(len(times) - 1, int(0.99 * len(times)))]
 
 
-def main(quick: bool = False) -> None:
+def quality(
+    rules: RuleClassifier, model: ModelClassifier, served: ModelClassifier, dev: list[Path], n: int
+) -> None:
+    """Every reader on the test split and each dev set, both decision rules side by side."""
+    test = load_corpus(splits=("test",))
+    decisions = Decisions(PackRegistry().select(PACK))
+    print(f"pack {PACK}; outside sets: {', '.join(str(p) for p in dev) or 'none'}")
+    print(HEADER)
+    for reader, backend, timed in (
+        ("rules (" + rules.version + ")", rules, rules),
+        ("MiniLM-L6 + adapter (" + model.version[:19] + ")", model, served),
+    ):
+        rows = [on_test(backend, test, decisions)]
+        rows += [on_csv(backend, path, decisions) for path in dev]
+        for line in table(reader, rows, p50_ms(timed, decisions, SHORT, n)):
+            print(line, flush=True)
+
+
+def main(quick: bool = False, dev: list[Path] | None = None) -> None:
+    dev = dev or []
     head = load_head()
     one = ModelClassifier(load_embedder(threads=1, workers=1), head)
     two = ModelClassifier(load_embedder(threads=1, workers=2), head)
     threads, workers = default_threads(), default_workers()
     served = ModelClassifier(load_embedder(threads=threads, workers=workers), head)
     rules = RuleClassifier()
-    test = load_corpus(splits=("test",))
-    packs = PackRegistry().select(PACK)
-    print(f"test split: {len(test)} examples, pack {PACK}")
-    print(f"{'backend':<44} {'macro-F1':>9} {'miss':>7} {'false-block':>12}")
-    for backend in (rules, two):
-        r = evaluate(backend, test, packs, PACK)
-        print(f"{backend.version:<44} {r.macro_f1:>9.3f} {r.miss_rate:>7.1%} "
-              f"{r.false_block_rate:>12.1%}")  # fmt: skip
     n = 30 if quick else 200
+    quality(rules, two, served, dev, n)
     tokens = one.embedder.token_count(LONG.text or "")  # type: ignore[attr-defined]
     print(f"\nlatency (ms): model on 1 thread, served on {threads} (the server's default)")
     print(f"{'':35}{'p50':>7} {'p99':>7}")
@@ -100,5 +118,12 @@ def main(quick: bool = False) -> None:
           f"{rate_s:.0f} short requests/s")  # fmt: skip
 
 
+def dev_sets(argv: list[str]) -> list[Path]:
+    if "--no-dev" in argv:
+        return []
+    where = Path(argv[argv.index("--dev") + 1]) if "--dev" in argv else DEV_DIR
+    return sorted(where.glob("*.csv"))
+
+
 if __name__ == "__main__":
-    main(quick="--quick" in sys.argv)
+    main(quick="--quick" in sys.argv, dev=dev_sets(sys.argv))
