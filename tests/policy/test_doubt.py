@@ -129,3 +129,21 @@ def test_the_limit_is_the_thresholds_own() -> None:
         if SHIPPED.allow_below is not None
         else SHIPPED.of(restricted) - SHIPPED.band_of(restricted)
     )
+
+
+def test_a_pack_that_lowers_a_threshold_lowers_the_limit_for_it() -> None:
+    # base-security asks for cyber_offense at 0.35 where the classifier's threshold is 0.5:
+    # its doubt begins 0.15 lower too, at 0.20, and it denies the only candidate.
+    from pathlib import Path
+
+    from redline.policy.pack import parse_pack
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "packs" / "base-security.cedar"
+    pack = parse_pack(example.read_text(), str(example))
+    assert pack.thresholds["cyber_offense"] == 0.35
+    cl = split({"cyber_offense": 0.25, "general": 0.7})
+    assert compose(EVALUATOR, [pack], cl, Facts()).effect.value == "deny"
+    provider = REGISTRY.select(["provider-redlines"])
+    assert compose(EVALUATOR, provider, cl, Facts()).effect.value == "allow"
+    below = split({"cyber_offense": 0.15, "general": 0.8})
+    assert compose(EVALUATOR, [pack], below, Facts()).effect.value == "allow"

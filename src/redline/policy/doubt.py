@@ -63,6 +63,23 @@ def restricted_mass(candidates: Sequence[Candidate]) -> float:
     return min(1.0, sum(c.score for c in candidates))
 
 
+def doubt_limit(
+    packs: Sequence[Pack], classification: Classification, candidates: Sequence[Candidate]
+) -> float:
+    """The classification's limit, lowered where a pack lowers a candidate's threshold (by
+    as much as it lowers it): a pack that asks for a category at a lower score is in doubt
+    about it at a lower score too."""
+    thresholds = classification.thresholds
+    limit = thresholds.doubt_limit()
+    lowered = [
+        limit - (thresholds.of(c.category) - p.thresholds[c.category])
+        for p in packs
+        for c in candidates
+        if p.thresholds.get(c.category, 1.0) < thresholds.of(c.category)
+    ]
+    return max(0.0, min([limit, *lowered]))
+
+
 def _approval_role(candidates: Sequence[Candidate]) -> str:
     return "commander" if any(c.category == "use_of_force" for c in candidates) else "approver"
 
@@ -74,7 +91,7 @@ def doubt_verdicts(
     one per candidate category and pack that would hold or deny it."""
     candidates = restricting(evaluator, packs, classification, facts)
     mass = restricted_mass(candidates)
-    limit = classification.thresholds.doubt_limit()
+    limit = doubt_limit(packs, classification, candidates)
     if not candidates or mass < limit:
         return []
     named = [c for c in candidates if c.score >= CANDIDATE_SHARE * mass] or candidates[:1]
