@@ -15,7 +15,7 @@ from redline.classify.types import CategoryScore, Classification
 from redline.policy.compose import Outcome, compose
 from redline.policy.engine import PackEvaluator
 from redline.policy.pack import Pack
-from redline.policy.space import ANY, Cell, Dimension, NarrowEvaluator, cells, dimensions
+from redline.policy.space import ANY, JOIN, Cell, Dimension, NarrowEvaluator, cells, dimensions
 from redline.taxonomy import CATEGORIES
 
 
@@ -87,30 +87,37 @@ def side(outcome: Outcome) -> Side:
 def decide_cell(
     evaluator: PackEvaluator, packs: Sequence[Pack], cell: Cell, dims: Sequence[Dimension]
 ) -> Side:
-    return side(compose(evaluator, packs, certain(cell.category), cell.facts(dims)))
+    point = cell.point(dims)
+    return side(compose(evaluator, packs, certain(cell.category), point.facts, point.aggregate))
 
 
-def _merge(diffs: list[Difference], axis: int, size: int) -> list[Difference]:
-    """Merge differences that agree everywhere but `axis` and cover all its values."""
+def _merge(diffs: list[Difference], axis: int, order: tuple[str, ...]) -> list[Difference]:
+    """Merge differences that agree everywhere but `axis`: ANY when they cover all its
+    values, else the values they cover joined by " | "."""
     groups: dict[tuple[object, ...], list[Difference]] = defaultdict(list)
     for d in diffs:
         key = (d.category, d.values[:axis], d.values[axis + 1 :], d.a, d.b)
         groups[key].append(d)
     merged: list[Difference] = []
     for group in groups.values():
-        if len({d.values[axis] for d in group}) == size:
-            first = group[0]
-            values = (*first.values[:axis], ANY, *first.values[axis + 1 :])
-            merged.append(
-                Difference(first.category, values, first.a, first.b, sum(d.cells for d in group))
-            )
-        else:
-            merged.extend(group)
+        first = group[0]
+        if len(group) == 1:
+            merged.append(first)
+            continue
+        seen = sorted({d.values[axis] for d in group}, key=order.index)
+        value = ANY if len(seen) == len(order) else JOIN.join(seen)
+        values = (*first.values[:axis], value, *first.values[axis + 1 :])
+        merged.append(
+            Difference(first.category, values, first.a, first.b, sum(d.cells for d in group))
+        )
     return merged
 
 
 def _position(d: Difference, dims: Sequence[Dimension]) -> tuple[int, ...]:
-    where = [-1 if v == ANY else dim.values.index(v) for dim, v in zip(dims, d.values, strict=True)]
+    where = [
+        -1 if v == ANY else dim.values.index(v.split(JOIN)[0])
+        for dim, v in zip(dims, d.values, strict=True)
+    ]
     return (CATEGORIES.index(d.category), *where)
 
 
@@ -130,7 +137,7 @@ def diff(
             found.append(Difference(cell.category, cell.values, left, right, 1))
     differing = len(found)
     for axis, dim in enumerate(dims):
-        found = _merge(found, axis, len(dim.values))
+        found = _merge(found, axis, dim.values)
     found.sort(key=lambda d: _position(d, dims))
     return DiffReport(tuple(a), tuple(b), dims, examined, differing, tuple(found))
 

@@ -20,35 +20,53 @@ from redline.errors import PolicyError
 from redline.policy.engine import PackEvaluator, Verdict
 from redline.policy.facts import Facts
 from redline.policy.pack import Pack
+from redline.policy.space_aggregate import aggregate_name, aggregate_values
 from redline.taxonomy import CATEGORIES
 
 OTHER = "(other)"  # stands for every value no pack in the comparison names
 ANY = "*"  # in a merged cell: every value of the dimension
+JOIN = " | "  # in a merged cell: some values of the dimension
 _STRING_FACTS = ("purpose", "classification")
 US_PERSONS = ("unknown", "true", "false")
 
 
 @dataclass(frozen=True)
+class Point:
+    """What a cell is decided on: the attested facts, and the aggregate counts if the
+    request counts (None if it does not)."""
+
+    facts: Facts
+    aggregate: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
 class Dimension:
-    """One attested fact: the values it can take, and how a value enters the facts."""
+    """One attested fact or the aggregate band: its values, and how a value applies."""
 
     name: str
     values: tuple[str, ...]
-    apply: Callable[[Facts, str], Facts]
+    apply: Callable[[Point, str], Point]
 
 
-def _flag(name: str) -> Callable[[Facts, str], Facts]:
-    def apply(facts: Facts, value: str) -> Facts:
+def _flag(name: str) -> Callable[[Point, str], Point]:
+    def apply(point: Point, value: str) -> Point:
         changes: dict[str, Any] = {name: value == "true"}
-        return replace(facts, **changes)
+        return replace(point, facts=replace(point.facts, **changes))
 
     return apply
 
 
-def _text(name: str) -> Callable[[Facts, str], Facts]:
-    def apply(facts: Facts, value: str) -> Facts:
+def _text(name: str) -> Callable[[Point, str], Point]:
+    def apply(point: Point, value: str) -> Point:
         changes: dict[str, Any] = {name: value}
-        return replace(facts, **changes)
+        return replace(point, facts=replace(point.facts, **changes))
+
+    return apply
+
+
+def _aggregate(table: dict[str, dict[str, Any] | None]) -> Callable[[Point, str], Point]:
+    def apply(point: Point, value: str) -> Point:
+        return replace(point, aggregate=table[value])
 
     return apply
 
@@ -119,6 +137,8 @@ def dimensions(packs: Sequence[Pack]) -> list[Dimension]:
     for name in _STRING_FACTS:
         values = ("", *sorted(named[name] - {""}), OTHER)
         dims.append(Dimension(name, values, _text(name)))
+    if table := aggregate_values(packs):
+        dims.append(Dimension(aggregate_name(table), tuple(table), _aggregate(table)))
     return dims
 
 
@@ -175,11 +195,11 @@ class Cell:
     category: str
     values: tuple[str, ...]  # aligned with the dimensions
 
-    def facts(self, dims: Sequence[Dimension]) -> Facts:
-        facts = Facts()
+    def point(self, dims: Sequence[Dimension]) -> Point:
+        point = Point(Facts())
         for dim, value in zip(dims, self.values, strict=True):
-            facts = dim.apply(facts, value)
-        return facts
+            point = dim.apply(point, value)
+        return point
 
 
 def cells(dims: Sequence[Dimension]) -> Iterator[Cell]:
