@@ -298,7 +298,7 @@ class PrincipalStore:
             found = conn.execute(_KEY_LOOKUP, {"key_id": key_id}).first()
         if found is None or found.revoked_at is not None or found.p_rev is not None:
             raise AuthError("this key or its principal has been revoked")
-        return Principal(found.id, found.id, frozenset(found.roles.split(",")), found.deployment)
+        return Principal(found.id, found.id, frozenset(parse_roles(found.roles)), found.deployment)
 
     def authenticate_here(self, key: str) -> Principal | None:
         """`authenticate` in the caller's thread (the event loop) without ever waiting: on
