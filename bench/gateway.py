@@ -3,13 +3,11 @@
     .venv/bin/python bench/gateway.py [--requests 300] [--concurrency 8] [--classifier rules]
 
 Redline (`redline serve --config`) and the fake upstream each run in a process of their own.
-Prints, side by side in one run: latency p50/p99 through Redline and direct, the added
-p50 against the target (the classifier's own p50 for the two classifications a request
-needs, conversation and answer, + 5 ms), time to first token when streaming (direct,
-through Redline, added), and requests per second. The classifier's p50 is given twice:
-timed back to back in this process (warm caches: the optimistic figure), and as Redline
-timed those same classifications inside the requests measured (its Server-Timing header),
-where the model runs between network hops with colder caches.
+Prints, side by side: latency p50/p99 through Redline and direct, the added p50 against
+the target (the classifier's p50 for a request's two classifications + 5 ms), time to
+first token when streaming, and requests per second. The classifier's p50 is given twice:
+back to back in this process (warm caches), and as Redline timed it inside the requests
+(its Server-Timing header).
 """
 
 from __future__ import annotations
@@ -24,6 +22,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -157,6 +156,98 @@ def servers(tmp: Path, classifier: str) -> Iterator[tuple[str, str, str]]:
             p.wait(timeout=20)
 
 
+Target = tuple[str, dict[str, str]]  # (url, headers)
+
+
+@dataclass
+class Figures:
+    """Seconds per call (lists), requests per second, and Redline's own stage timings."""
+
+    lat_direct: list[float] = field(default_factory=list)
+    lat_via: list[float] = field(default_factory=list)
+    seen: list[dict[str, float]] = field(default_factory=list)  # Server-Timing per request
+    cls: list[float] = field(default_factory=list)
+    dec: list[float] = field(default_factory=list)
+    t_direct: list[float] = field(default_factory=list)
+    t_via: list[float] = field(default_factory=list)
+    rps_direct: float = 0.0
+    rps_via: float = 0.0
+
+
+def measure_gateway(
+    out: Figures, client: httpx.Client, via: Target, direct: Target, n: int, concurrency: int
+) -> None:
+    body: dict[str, object] = {"model": "alpha-1",
+                               "messages": [{"role": "user", "content": PROMPT}]}  # fmt: skip
+
+    def call(target: Target) -> Callable[[], object]:
+        def go() -> object:
+            r = client.post(target[0], json=body, headers=target[1])
+            r.raise_for_status()
+            return r
+
+        return go
+
+    for target in (via, direct):  # warm up connections and caches
+        timed(call(target), 20)
+    # Interleaved, one direct then one through Redline, so drifting noise on this shared
+    # machine lands on both sides alike.
+    for _ in range(n):
+        out.lat_direct += timed(call(direct), 1)
+        out.lat_via += timed(lambda: out.seen.append(stages(call(via)())), 1)  # type: ignore[arg-type]
+    sbody = {**body, "stream": True}
+    out.t_direct = [ttft(client, direct[0], direct[1], sbody) for _ in range(max(30, n // 10))]
+    out.t_via = [ttft(client, via[0], via[1], sbody) for _ in range(max(30, n // 10))]
+    out.rps_direct = throughput(call(direct), n, concurrency)
+    out.rps_via = throughput(call(via), n, concurrency)
+
+
+def measure_in_process(out: Figures, classifier_name: str, tmp: Path, n: int) -> None:
+    classifier = load_classifier(classifier_name)
+    conv = Subject(messages=(ChatMessage(role="user", content=PROMPT),))
+    answer = Subject(text=ANSWER)
+    out.cls = timed(lambda: (classifier.classify(conv), classifier.classify(answer)), n)
+    packs = PackRegistry().select("all-lawful-purposes")
+    decider = Decider(classifier, packs, open_ledger(str(tmp / "d.db")), TRUST_ALL)
+    request = DecideRequest(messages=conv.messages)
+    out.dec = timed(lambda: decider.decide(request), n)
+    decider.store.close()
+
+
+def report(f: Figures, n: int, classifier: str, concurrency: int) -> None:
+    added = pct(f.lat_via, 0.5) - pct(f.lat_direct, 0.5)
+    target = pct(f.cls, 0.5) + 5
+    # The same two classifications as timed inside Redline, on the requests measured above.
+    in_server = [st["classify-request"] + st["classify-answer"] for st in f.seen]
+    target_in_server = pct(in_server, 0.5) + 5
+    print(
+        f"chat gateway benchmark: {n} requests, classifier {classifier}, "
+        f"concurrency {concurrency} for throughput"
+    )
+    print(f"{'':28}{'direct':>10}{'redline':>10}{'added':>10}{'ratio':>8}")
+    for name, a, b in (
+        ("latency p50 (ms)", pct(f.lat_direct, 0.5), pct(f.lat_via, 0.5)),
+        ("latency p99 (ms)", pct(f.lat_direct, 0.99), pct(f.lat_via, 0.99)),
+        ("stream TTFT p50 (ms)", pct(f.t_direct, 0.5), pct(f.t_via, 0.5)),
+        ("stream TTFT p99 (ms)", pct(f.t_direct, 0.99), pct(f.t_via, 0.99)),
+    ):
+        print(f"{name:28}{a:10.2f}{b:10.2f}{b - a:10.2f}{b / a:8.2f}")
+    ratio = f.rps_via / f.rps_direct
+    print(f"{'requests/s':28}{f.rps_direct:10.1f}{f.rps_via:10.1f}{'':10}{ratio:8.2f}")
+    print(f"classifier p50 (conversation + answer): {pct(f.cls, 0.5):.2f} ms")
+    print(f"one decision p50 (classify, evaluate, durable ledger append): {pct(f.dec, 0.5):.2f} ms;"
+          " a request makes two")  # fmt: skip
+    names = sorted({k for st in f.seen for k in st}, key=lambda k: (k.split("-")[-1], k))
+    print("inside Redline, p50 (Server-Timing): " + ", ".join(
+        f"{k} {pct([st.get(k, 0.0) for st in f.seen], 0.5):.2f}" for k in names))  # fmt: skip
+    print(f"classifier p50 inside Redline (conversation + answer): {pct(in_server, 0.5):.2f} ms")
+    for label, limit in (("back to back, in this process", target),
+                         ("inside Redline, same requests", target_in_server)):  # fmt: skip
+        verdict = "MET" if added <= limit else "MISSED"
+        print(f"target: added p50 {added:.2f} ms <= classifier p50 ({label}) + 5 ms = "
+              f"{limit:.2f} ms: {verdict}")  # fmt: skip
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--requests", type=int, default=300)
@@ -164,81 +255,15 @@ def main() -> None:
     ap.add_argument("--classifier", default="rules")
     ap.add_argument("--db-dir", default=None, help="where the ledger lives (default: a temp dir)")
     args = ap.parse_args()
-    n = args.requests
+    figures = Figures()
     with tempfile.TemporaryDirectory(dir=args.db_dir) as tmp, \
             servers(Path(tmp), args.classifier) as (url, upstream_url, key):  # fmt: skip
-        body: dict[str, object] = {"model": "alpha-1",
-                                   "messages": [{"role": "user", "content": PROMPT}]}  # fmt: skip
         via = (url + "/v1/chat/completions", {"authorization": f"Bearer {key}"})
         direct = (upstream_url + "/chat/completions", {"authorization": "Bearer x"})
         client = httpx.Client(timeout=30, limits=httpx.Limits(max_connections=64))
-
-        def call(target: tuple[str, dict[str, str]]) -> Callable[[], object]:
-            def go() -> object:
-                r = client.post(target[0], json=body, headers=target[1])
-                r.raise_for_status()
-                return r
-
-            return go
-
-        for target in (via, direct):  # warm up connections and caches
-            timed(call(target), 20)
-        # Interleaved, one direct then one through Redline, so drifting noise on this shared
-        # machine lands on both sides alike.
-        lat_direct: list[float] = []
-        lat_via: list[float] = []
-        seen: list[dict[str, float]] = []
-        for _ in range(n):
-            lat_direct += timed(call(direct), 1)
-            lat_via += timed(lambda: seen.append(stages(call(via)())), 1)  # type: ignore[arg-type]
-
-        classifier = load_classifier(args.classifier)
-        conv = Subject(messages=(ChatMessage(role="user", content=PROMPT),))
-        answer = Subject(text=ANSWER)
-        cls = timed(lambda: (classifier.classify(conv), classifier.classify(answer)), n)
-        packs = PackRegistry().select("all-lawful-purposes")
-        decider = Decider(classifier, packs, open_ledger(str(Path(tmp) / "d.db")), TRUST_ALL)
-        request = DecideRequest(messages=conv.messages)
-        dec = timed(lambda: decider.decide(request), n)
-
-        sbody = {**body, "stream": True}
-        t_direct = [ttft(client, direct[0], direct[1], sbody) for _ in range(max(30, n // 10))]
-        t_via = [ttft(client, via[0], via[1], sbody) for _ in range(max(30, n // 10))]
-
-        rps_direct = throughput(call(direct), n, args.concurrency)
-        rps_via = throughput(call(via), n, args.concurrency)
-        decider.store.close()
-
-    added = pct(lat_via, 0.5) - pct(lat_direct, 0.5)
-    target = pct(cls, 0.5) + 5
-    # The same two classifications as timed inside Redline, on the requests measured above.
-    in_server = [st["classify-request"] + st["classify-answer"] for st in seen]
-    target_in_server = pct(in_server, 0.5) + 5
-    print(
-        f"chat gateway benchmark: {n} requests, classifier {args.classifier}, "
-        f"concurrency {args.concurrency} for throughput"
-    )
-    print(f"{'':28}{'direct':>10}{'redline':>10}{'added':>10}{'ratio':>8}")
-    for name, a, b in (
-        ("latency p50 (ms)", pct(lat_direct, 0.5), pct(lat_via, 0.5)),
-        ("latency p99 (ms)", pct(lat_direct, 0.99), pct(lat_via, 0.99)),
-        ("stream TTFT p50 (ms)", pct(t_direct, 0.5), pct(t_via, 0.5)),
-        ("stream TTFT p99 (ms)", pct(t_direct, 0.99), pct(t_via, 0.99)),
-    ):
-        print(f"{name:28}{a:10.2f}{b:10.2f}{b - a:10.2f}{b / a:8.2f}")
-    print(f"{'requests/s':28}{rps_direct:10.1f}{rps_via:10.1f}{'':10}{rps_via / rps_direct:8.2f}")
-    print(f"classifier p50 (conversation + answer): {pct(cls, 0.5):.2f} ms")
-    print(f"one decision p50 (classify, evaluate, durable ledger append): {pct(dec, 0.5):.2f} ms;"
-          " a request makes two")  # fmt: skip
-    names = sorted({k for st in seen for k in st}, key=lambda k: (k.split("-")[-1], k))
-    print("inside Redline, p50 (Server-Timing): " + ", ".join(
-        f"{k} {pct([st.get(k, 0.0) for st in seen], 0.5):.2f}" for k in names))  # fmt: skip
-    print(f"classifier p50 inside Redline (conversation + answer): {pct(in_server, 0.5):.2f} ms")
-    for label, limit in (("back to back, in this process", target),
-                         ("inside Redline, same requests", target_in_server)):  # fmt: skip
-        verdict = "MET" if added <= limit else "MISSED"
-        print(f"target: added p50 {added:.2f} ms <= classifier p50 ({label}) + 5 ms = "
-              f"{limit:.2f} ms: {verdict}")  # fmt: skip
+        measure_gateway(figures, client, via, direct, args.requests, args.concurrency)
+        measure_in_process(figures, args.classifier, Path(tmp), args.requests)
+    report(figures, args.requests, args.classifier, args.concurrency)
 
 
 if __name__ == "__main__":

@@ -1,24 +1,15 @@
 """Sentence embeddings at run time: the int8 ONNX export of all-MiniLM-L6-v2, no torch.
 
-`redline model build` (training/build.py) writes three files into the model directory:
+`redline model build` (training/build.py) writes minilm-int8.onnx, tokenizer.json and
+model.json (hashes of both, the source, the export's fidelity). The classifier's model version
+is named by the weights (`weights_version`), so the same weights give the same version on
+every machine.
 
-    minilm-int8.onnx   the quantised encoder (model.json holds its SHA-256)
-    tokenizer.json     the tokenizer, copied byte for byte from the weights package
-    model.json         hashes of both, the source package and the measured export fidelity
-
-The classifier's model version is named by the weights (`weights_version`), so the same
-weights give the same version on every machine.
-
-Every input is embedded whole: text longer than one window (256 tokens with [CLS]/[SEP], the
-length MiniLM was trained at) is split into overlapping windows and each window is embedded,
-so the classifier can score every window and say which one produced a score.
-
-Each window runs through ONNX Runtime on its own, unpadded. Dynamic int8 quantisation scales
-activations over the whole input tensor, so batch-mates and pad tokens would shift a text's
-vector (measured: up to 0.019 per component) and a decision would depend on what else was in
-the batch. Latency comes from splitting one window's matrix products over `threads` (the
-vectors stay bit-identical: measured on 400 corpus texts, and tested), throughput from running
-windows concurrently (`workers`).
+Text longer than one window (256 tokens with [CLS]/[SEP]) is split into overlapping
+windows, each embedded on its own and unpadded: dynamic int8 quantisation scales over the
+whole input tensor, so batch-mates or pad tokens would shift a text's vector. Latency comes
+from `threads` inside a window (vectors stay bit-identical, tested), throughput from
+`workers` running windows concurrently.
 """
 
 from __future__ import annotations
@@ -112,6 +103,7 @@ def _check_hash(path: Path, data: bytes, expected: str | None) -> str:
 
 
 def _session(model_path: Path, model_bytes: bytes, threads: int) -> Any:
+    """An ONNX Runtime session on the CPU, `threads` threads inside an operator."""
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
@@ -168,7 +160,6 @@ class Embedder:
             raise ClassifierError(f"tokenizer {tokenizer_path} lacks [CLS]/[SEP]")
         self._cls: int = cls_id
         self._sep: int = sep_id
-
         self._session: Any = _session(model_path, model_bytes, threads)
         inputs = {i.name for i in self._session.get_inputs()}
         self._token_types = "token_type_ids" in inputs

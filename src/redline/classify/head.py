@@ -1,23 +1,13 @@
 """The trained head at inference: plain numpy over a small weights file.
 
-`head.npz` holds, per category, a one-vs-rest linear scorer (`coef` as float16,
-`intercept`) over a window's features: its sentence embedding, then word and
-character-n-gram TF-IDF blocks (`idf_word`, `idf_char`); and a Platt calibration
-(`platt_a`, `platt_b`) fitted on the validation split to the subject-level score (the
-strongest window). It also holds the restriction gate: a multinomial (softmax) linear
-scorer over the same features (`gate_coef`, `gate_intercept`; fitted by scikit-learn, or
-the softmax layer trained with the embedding's adapter, whose lexical columns are zero:
-`meta["gate_C"]` says which) whose log-odds of "some restricted category" against "some
-allowed one" (restricted = `meta["restricted"]`), taken at the strongest window of the
-subject's primary unit (and of its ~60-word runs where `meta["gate_units"]` is "parts")
-and Platt-calibrated (`gate_platt` = [a, b]), is the probability that the use is
-restricted at all.
-`head.json` holds the category order, both vocabularies (term i is column i of its block),
-the per-category thresholds and uncertainty band, the restricted mass under which a use
-may be allowed (`allow_below`; heads trained before it use the band's edge), the training
-data hash and metrics, and the SHA-256 of the embedding adapter the head was trained on
-(`adapter_sha256`, adapter.py): the classifier refuses to load against a model built with
-another.
+`head.npz` holds, per category, a one-vs-rest linear scorer over a window's features (its
+sentence embedding, then word and character-n-gram TF-IDF blocks) with a Platt calibration
+of the subject-level score; and the restriction gate, a softmax scorer over the same
+features whose calibrated log-odds of "some restricted category" at the primary unit's
+strongest window is the probability that the use is restricted at all. `head.json` holds
+the category order, vocabularies, thresholds, the restricted mass under which a use may be
+allowed (`allow_below`), training data hash and metrics, and the SHA-256 of the adapter the
+head was trained on (the classifier refuses a model built with another).
 """
 
 from __future__ import annotations

@@ -7,8 +7,7 @@ probability that the use is restricted at all (the softmax gate over the primary
 head.py) times the category's share of the strongest restricted score, so whether anything
 restricted fires is one well-calibrated decision and which restricted category it is comes
 from the per-category scorers. Where an exact tool rule fires (tools.py) the score is the
-larger of the two. Every score carries the evidence that produced it: the window and
-unit, or the rule.
+larger of the two. Every score carries its evidence: the window and unit, or the rule.
 """
 
 from __future__ import annotations
@@ -163,8 +162,8 @@ class ModelClassifier:
 
 def default_threads() -> int:
     """Threads inside one window's inference: REDLINE_CLASSIFIER_THREADS, else two where
-    there are two cores. One request then takes both cores (measured: a 62-token answer in
-    6.8 ms instead of 13.3, with bit-identical vectors), and concurrent requests share them."""
+    there are two cores. One request then takes both cores, with bit-identical vectors, and
+    concurrent requests share them (docs/measurements.md)."""
     configured = os.environ.get("REDLINE_CLASSIFIER_THREADS")
     if configured:
         return max(1, int(configured))

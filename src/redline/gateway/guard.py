@@ -23,7 +23,7 @@ def json_depth(raw: str) -> int:
     """Maximum nesting of [] and {} outside strings, without building the value.
 
     Regular expressions and numpy, not a loop over characters: the guard runs on the event
-    loop, and a Python loop took 2.4 ms on a 78 KB conversation."""
+    loop, where a Python loop over a long conversation costs milliseconds."""
     outside = _STRING.sub("", raw)
     # A quote left over opens a string that never closes: the rest is inside it.
     if (cut := outside.find('"')) >= 0:

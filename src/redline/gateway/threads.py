@@ -1,7 +1,7 @@
 """Blocking work (the stores, the classifier) off the event loop, on one shared pool.
 
-`asyncio`'s executor hop costs about a quarter of anyio's `run_in_threadpool` (33 µs vs
-121 µs measured here), and a chat request makes three of them. The context is copied,
+`asyncio`'s executor hop costs a fraction of anyio's `run_in_threadpool`
+(docs/measurements.md), and a chat request makes three of them. The context is copied,
 as anyio does, so context variables set by a route reach the work.
 """
 

@@ -242,6 +242,15 @@ def is_subtree(start: int, end: int) -> bool:
     return start % width == 0
 
 
+def _verify_empty_subtree(start: int, end: int, proof: Sequence[bytes], subtree: bytes) -> None:
+    """An empty interval is consistent with any tree, but only as the empty tree's hash
+    with an empty proof."""
+    if proof:
+        raise VerificationError("an empty subtree needs an empty consistency proof")
+    if subtree != EMPTY_ROOT:
+        raise _mismatch(f"hash of the empty subtree [{start}, {end})", subtree, EMPTY_ROOT)
+
+
 def verify_subtree_consistency(
     start: int, end: int, size: int, proof: Sequence[bytes], subtree: bytes, root: bytes
 ) -> None:
@@ -249,13 +258,9 @@ def verify_subtree_consistency(
     with hash `root` (draft-ietf-plants-merkle-tree-certs 4.4.3; with start 0 it is RFC 9162's
     consistency proof). Raises VerificationError saying what differs."""
     _check_hashes("proof", proof)
-    # 0. an empty interval commits to nothing: it is consistent with any tree, but only
-    # as the empty tree's hash with an empty proof
+    # 0. an empty interval commits to nothing: it is consistent with any tree
     if start == end and 0 <= end <= size:
-        if proof:
-            raise VerificationError("an empty subtree needs an empty consistency proof")
-        if subtree != EMPTY_ROOT:
-            raise _mismatch(f"hash of the empty subtree [{start}, {end})", subtree, EMPTY_ROOT)
+        _verify_empty_subtree(start, end, proof, subtree)
         return
     # 1. the interval must be a subtree, inside the tree
     if not is_subtree(start, end):

@@ -69,6 +69,21 @@ def _check_entry(index: int, body: bytes, stored: bytes | None, check_stored: bo
     return h
 
 
+def check_consistency(cps: Sequence[Checkpoint], consistency: ConsistencyProofs) -> None:
+    """Each checkpoint's tree extends the one before it (RFC 9162 consistency proofs)."""
+    for k in range(1, len(cps)):
+        a, b = cps[k - 1], cps[k]
+        if a.size == 0 or a.size == b.size:
+            continue
+        try:
+            merkle.verify_consistency(a.size, b.size, consistency(a.size, b.size), a.root, b.root)
+        except VerificationError as exc:
+            raise VerificationError(
+                f"checkpoints #{k} (size {a.size}) and #{k + 1} (size {b.size}) are not "
+                f"consistent: {exc}"
+            ) from exc
+
+
 def verify_log(
     entries: Entries,
     size: int,
@@ -119,19 +134,7 @@ def verify_log(
         progress(frontier.size)
     report.root = frontier.root()
     if consistency is not None:
-        for k in range(1, len(cps)):
-            a, b = cps[k - 1], cps[k]
-            if a.size == 0 or a.size == b.size:
-                continue
-            try:
-                merkle.verify_consistency(
-                    a.size, b.size, consistency(a.size, b.size), a.root, b.root
-                )
-            except VerificationError as exc:
-                raise VerificationError(
-                    f"checkpoints #{k} (size {a.size}) and #{k + 1} (size {b.size}) are not "
-                    f"consistent: {exc}"
-                ) from exc
+        check_consistency(cps, consistency)
     if cps and cps[-1].size < size:
         report.warnings.append(
             f"entries {cps[-1].size}..{size - 1} are not yet covered by a signed checkpoint"

@@ -5,8 +5,8 @@ asked for no durability of its own, written for a later durable commit or sync t
 There is no writer thread. A caller that finds nobody writing becomes the writer: it
 commits everything queued (in order, its own job among it) in its own thread, and whoever
 queued meanwhile waits for the next writer, usually one of them. So an append nobody
-competes with costs no hand-over between threads (measured in the gateway: 0.2-0.35 ms per
-append, of the 0.5-1.1 ms an append took), and under load appends still share commits.
+competes with costs no hand-over between threads, and under load appends still share
+commits.
 The database connection is used by one thread at a time, never by two at once.
 """
 

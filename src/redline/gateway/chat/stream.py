@@ -1,16 +1,13 @@
 """Streaming: no token reaches the client before it has been checked.
 
-Upstream deltas are buffered per choice. The first window is checked as soon as
-FIRST_WINDOW characters and a word boundary are pending (what a client waits for before its
-first token); later ones when the buffer reaches a sentence boundary (and at least
-MIN_WINDOW characters) or MAX_WINDOW characters. Each check decides on the whole text so
-far; then the checked text is released: the first window less a trailing partial word,
-later ones up to their last sentence end, so a sentence is released only once it has been
-checked whole. Tool-call deltas are assembled completely
-and decided when the choice finishes. A denied window cuts the stream with a final
-chunk (finish_reason content_filter and a `redline` field saying why) and [DONE]; a held
-one stops releasing, collects the rest of the answer, parks it under its approval id and
-ends the same way. A failure mid-stream ends with an error event in the one shape.
+Upstream deltas are buffered per choice. The first window is checked once FIRST_WINDOW
+characters and a word boundary are pending; later ones at a sentence boundary (at least
+MIN_WINDOW characters) or at MAX_WINDOW. Each check decides on the whole text so far, then
+releases the checked text, a sentence only once it was checked whole. Tool-call deltas are
+decided when the choice finishes. A denied window cuts the stream with a final chunk
+(finish_reason content_filter, a `redline` field saying why) and [DONE]; a held one parks
+the rest of the answer under its approval id and ends the same way. A failure mid-stream
+ends with an error event in the one shape.
 """
 
 from __future__ import annotations
