@@ -125,7 +125,7 @@ def test_store_keeps_only_salted_hashes(tmp_path: Path) -> None:
     _, key = store.add("alice", ["approver"], "alpha")
     raw = (tmp_path / "p.db").read_bytes()
     assert key.split("_", 2)[2].encode() not in raw
-    info = store.list()[0]
+    info = store.listing()[0]
     assert info.key_ids == (key.split("_")[1],) and not info.revoked
     assert store.authenticate(key).roles == frozenset({"approver"})
     with pytest.raises(Exception, match="already exists"):

@@ -233,7 +233,8 @@ class PrincipalStore:
                 .values(revoked_at=now)
             )
 
-    def list(self, deployment: str | None = None) -> list[PrincipalInfo]:
+    def listing(self, deployment: str | None = None) -> list[PrincipalInfo]:
+        """Every principal (of one deployment, when given) with its live key ids."""
         with self.engine.connect() as conn:
             q = select(principals_table).order_by(
                 principals_table.c.deployment, principals_table.c.id

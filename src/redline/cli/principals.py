@@ -62,7 +62,7 @@ def list_(
     """Principals with their roles and key ids (never a secret)."""
     store = _store(db)
     try:
-        rows = store.list(deployment)
+        rows = store.listing(deployment)
     finally:
         store.close()
     table = Table("principal", "deployment", "roles", "key ids", "state")
