@@ -7,8 +7,7 @@ principal's windows around the decision.
         if decision.decision == "allow":
             window.add()                            # a hold or deny adds nothing
 
-A hold adds its subjects only when it is approved and the request, repeated with the
-approval, is allowed; a denied request adds none: nothing was done.
+A hold adds its subjects once approved and allowed on its resume; a deny adds none.
 """
 
 from __future__ import annotations

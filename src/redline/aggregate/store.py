@@ -1,15 +1,11 @@
 """Distinct subjects per principal and per deployment, in the state store.
 
-Table `aggregate_subjects` (redline/tables.py): one row per (deployment, scope, subject
-hash) with the time it was last seen; the scope is the principal's id, or "" for the
-deployment as a whole. A window's count is the number of rows seen inside it, so every
-worker on the same database reads the same count, and a restart keeps it. Rows older than
-the longest window are pruned.
-
-A count and the rows it adds are one transaction under a lock per (deployment, principal):
-on SQLite one connection behind a process lock (one writer per database, as the ledger),
-on PostgreSQL an advisory lock, so concurrent requests of one principal are counted one
-after the other. The same SQL (named parameters) runs on both.
+Table `aggregate_subjects` holds one row per (deployment, scope, subject hash) with the time
+it was last seen (scope: the principal's id, or "" for the deployment). A window's count is
+the rows seen inside it, so every worker on one database reads the same count and a restart
+keeps it; rows older than the longest window are pruned. A count and the rows it adds are
+one transaction under a lock per (deployment, principal): a process lock on SQLite's one
+connection, an advisory lock on PostgreSQL. The same SQL runs on both.
 """
 
 from __future__ import annotations

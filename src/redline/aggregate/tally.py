@@ -5,10 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-# The sliding windows, by the name packs use in `@window(...)` and in the context's
-# attribute names (distinct_subjects_1h ...). A new window is a schema change.
-WINDOWS: dict[str, float] = {"1h": 3600.0, "24h": 86400.0}
-SCOPES = ("principal", "deployment")
+from redline.policy.bands import SCOPES, WINDOWS
+
+__all__ = ["SCOPES", "WINDOWS", "Tally"]
 
 
 @dataclass(frozen=True)

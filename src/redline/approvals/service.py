@@ -39,6 +39,7 @@ from redline.approvals.queries import (
     load_row,
     required_roles,
 )
+from redline.approvals.spend import record_issued, record_spent
 from redline.approvals.stats import approval_stats
 from redline.approvals.token import (
     action_hash,
@@ -183,22 +184,7 @@ class ApprovalService:
             "not_after": row.not_after,
         }
         token = sign_action_token(payload, self.signing_key)
-        table = approvals_table
-        with self.engine.begin() as conn:
-            done = conn.execute(
-                update(table)
-                .where(
-                    table.c.id == row.id,
-                    table.c.state == ApprovalState.APPROVED,
-                    table.c.requester == requester.id,
-                    table.c.deployment == requester.deployment,
-                    table.c.resumed_at.is_not(None),
-                    table.c.token.is_(None),
-                )
-                .values(token=token)
-            ).rowcount
-        if not done:
-            raise ConflictError(f"approval {row.id} is not resumed, or its token was issued")
+        record_issued(self.engine, row.id, requester, token)
         return token
 
     def _refuse_grant(
@@ -380,23 +366,7 @@ class ApprovalService:
         if payload["deployment"] != principal.deployment:
             raise NotFoundError(f"no approval {approval_id!r}")
         now = time.time()
-        table = approvals_table
-        with self.engine.begin() as conn:
-            done = conn.execute(
-                update(table)
-                .where(
-                    table.c.id == approval_id,
-                    table.c.state == ApprovalState.APPROVED,
-                    table.c.redeemed_at.is_(None),
-                    table.c.token == token,
-                )
-                .values(redeemed_at=now)
-            ).rowcount
-            row = fetch_row(conn, approval_id)
-        if row is None:
-            raise NotFoundError(f"no approval {approval_id!r}")
-        if not done:
-            raise ConflictError(f"the action token of approval {approval_id} was already used")
+        row = record_spent(self.engine, approval_id, token, now)
         self._ledger("redeemed", row, principal.id, now)
         return RedeemResult(redeemed=True, approval_id=approval_id, payload=payload)
 

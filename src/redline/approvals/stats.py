@@ -24,6 +24,22 @@ def histogram(waits: list[float]) -> list[HistogramBin]:
     return [HistogramBin(le=b, count=c) for b, c in zip(bounds, counts, strict=True)]
 
 
+def _approver(name: str, votes: list[Any], minimum: float) -> ApproverStats:
+    """One approver's record: how often they approve, how long they look first."""
+    ok = sum(v.vote == "approve" for v in votes)
+    reviews = [v.at - v.created_at for v in votes]
+    return ApproverStats(
+        approver=name,
+        approved=ok,
+        rejected=len(votes) - ok,
+        approval_rate=round(ok / len(votes), 4),
+        median_review_s=round(statistics.median(reviews), 3) if reviews else None,
+        fast_approvals=sum(
+            1 for v in votes if v.vote == "approve" and v.at - v.created_at < minimum
+        ),
+    )
+
+
 def approval_stats(engine: Engine, scope: str | None, min_review_s: float) -> ApprovalStats:
     """Statistics over one deployment's approvals (`scope`), or all when None."""
     with engine.connect() as conn:
@@ -58,22 +74,7 @@ def approval_stats(engine: Engine, scope: str | None, min_review_s: float) -> Ap
                     "review_s": round(review, 3),
                 }
             )
-    approvers = []
-    for name, vs in sorted(per.items()):
-        ok = sum(v.vote == "approve" for v in vs)
-        reviews = [v.at - v.created_at for v in vs]
-        approvers.append(
-            ApproverStats(
-                approver=name,
-                approved=ok,
-                rejected=len(vs) - ok,
-                approval_rate=round(ok / len(vs), 4),
-                median_review_s=round(statistics.median(reviews), 3) if reviews else None,
-                fast_approvals=sum(
-                    1 for v in vs if v.vote == "approve" and v.at - v.created_at < minimum
-                ),
-            )
-        )
+    approvers = [_approver(name, vs, minimum) for name, vs in sorted(per.items())]
     return ApprovalStats(
         deployment=scope,
         total=len(rows),

@@ -1,15 +1,11 @@
 """Sentence embeddings at run time: the int8 ONNX export of all-MiniLM-L6-v2, no torch.
 
-`redline model build` (training/build.py) writes minilm-int8.onnx, tokenizer.json and
-model.json (hashes of both, the source, the export's fidelity). The classifier's model version
-is named by the weights (`weights_version`), so the same weights give the same version on
-every machine.
-
-Text longer than one window (256 tokens with [CLS]/[SEP]) is split into overlapping
-windows, each embedded on its own and unpadded: dynamic int8 quantisation scales over the
-whole input tensor, so batch-mates or pad tokens would shift a text's vector. Latency comes
-from `threads` inside a window (vectors stay bit-identical, tested), throughput from
-`workers` running windows concurrently.
+`redline model build` writes minilm-int8.onnx, tokenizer.json and model.json. The model
+version is named by the weights (`weights_version`): the same weights, the same version on
+every machine. Text longer than one window (256 tokens with [CLS]/[SEP]) is split into
+overlapping windows, each embedded on its own and unpadded, since dynamic int8 quantisation
+scales over the whole input tensor and batch-mates would shift a vector. Latency comes from
+`threads` inside a window (vectors stay bit-identical, tested), throughput from `workers`.
 """
 
 from __future__ import annotations

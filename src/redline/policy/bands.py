@@ -16,6 +16,11 @@ _COMPARE = (">", ">=", "<", "<=", "==", "!=")
 EXACT: tuple[int, ...] = ()  # marks an attribute keyed on its exact value
 ALL = "*"  # the whole of context.aggregate is used: every attribute exactly
 
+# The sliding windows, by the name packs use in `@window(...)` and in the context's
+# attribute names (distinct_subjects_1h ...). A new window is a schema change.
+WINDOWS: dict[str, float] = {"1h": 3600.0, "24h": 86400.0}
+SCOPES = ("principal", "deployment")
+
 
 def _attribute(node: Any) -> str | None:
     """`X` where node is `context.aggregate.X`."""

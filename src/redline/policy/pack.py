@@ -13,9 +13,8 @@ from typing import Any
 
 import cedarpy
 
-from redline.aggregate.tally import SCOPES, WINDOWS
 from redline.errors import PolicyError, UnknownPolicyError
-from redline.policy.bands import aggregate_bands
+from redline.policy.bands import SCOPES, WINDOWS, aggregate_bands
 from redline.policy.lines import hint_of, policy_line, syntax_line
 from redline.taxonomy import CATEGORIES
 

@@ -1,27 +1,11 @@
 """A low-rank adapter (LoRA) that fits all-MiniLM-L6-v2 to the taxonomy of use.
 
-The shipped sentence embedding reads topic: "the history of sarin attacks" lands next to
-"make sarin". Fine-tuning it on the training side (never the test split) with a softmax
-over the categories pulls uses apart; training trains one per cross-fitting fold (without
-that fold) and the shipped one on every fold. The change is kept as two small matrices per
-dense layer, A (rank x in) and B (out x rank), so that W' = W + B A; they ship in
-`weights/adapter.npz` (about 5.3 MB, float16) and `redline model build` merges them into the
-package's weights before export. Run time is unchanged: the same ONNX graph, the same cost.
-
-Settings chosen on validation with adapters trained on the train split (restricted-vs-
-allowed AUC of the softmax trained with the adapter; false-block rate at 5% miss): rank 16,
-lr 1e-3, 5 epochs 0.983 / 8.7%; rank 16, 8 epochs 0.985 / 8.5%; rank 32, lr 2e-3, 6 epochs
-0.986 / 7.4%; full fine-tuning (22 MB, too large to ship) 0.984 / 6.0%. The frozen model
-under the full head (embedding and lexical features, head.py): 0.984 / 8.3%.
-
-Rank 64 replaced rank 32 when the corpus had grown to 6,200 training-side examples, judged
-on the held-out folds pooled under the full head (macro-F1, miss, false-block): rank 32,
-lr 2e-3: 0.840 / 6.9% / 11.8%; rank 64, lr 1e-3: 0.848 / 6.4% / 10.7%. Rank 64 at lr 2e-3
-diverged (the loss rose to 2.7, about ln 14, a uniform softmax, by the second epoch).
-
-Training is deterministic: examples sorted by id, batches and initial values drawn from
-`seed`, deterministic torch kernels on a fixed number of threads. torch is imported inside
-functions only: it is a build-time dependency.
+The shipped sentence embedding reads topic ("the history of sarin attacks" lands next to
+"make sarin"); fine-tuning it with a softmax over the categories pulls uses apart. The change
+is kept as two small matrices per dense layer (W' = W + B A), shipped in
+`weights/adapter.npz` and merged by `redline model build` before export, so run time is
+unchanged. Training is deterministic (sorted examples, seeded draws, deterministic kernels);
+torch is imported inside functions only. docs/training.md gives how its settings were chosen.
 """
 
 from __future__ import annotations

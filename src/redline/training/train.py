@@ -1,35 +1,11 @@
 """Train the classifier deterministically from the training side of data/ (never the test split).
 
-The training side is cut into four folds by group (corpus.fold_of; fold 1 is the validation
-split). Everything that is chosen (calibration, thresholds, hyper-parameters) is chosen on
-scores of examples that the models scoring them never saw, pooled over the four folds; the
-shipped adapter and head are then fitted on all four folds with those choices.
-
-0. Adapters (adapter.py): one per fold, trained on the other three folds and merged into a
-   model built under var/train/fold-<k>/ (`fold_encoder`, a cache); and the shipped one,
-   trained on every fold, written beside the head and merged into the served model.
-1. Embed every example (all its units and windows) with each fold's model.
-2. Per fold, on the other folds (`fit_parts`): one-vs-rest logistic regressions (balanced
-   class weights) on the windows of each example's primary unit (the whole of it),
-   labelled with its categories; a window's features are its embedding and word /
-   character-n-gram TF-IDF of its text (vocabularies fitted on those folds only).
-3. And the restriction gate on the same rows: one multinomial logistic regression over the
-   categories (an example with several labels counts once, split between them; balanced
-   class weights), or the fold adapter's own softmax layer. Its log-odds of "restricted"
-   against "allowed" pools every training example, so whether anything restricted is asked
-   for is decided by one scorer trained on all the data rather than by the weakest of ten.
-4. On the held-out folds pooled, through the exact inference path (strongest window per
-   category, gate, tool rules by max): fit a Platt calibration per category and for the
-   gate; choose per-category thresholds (best F1) for the allowed categories; choose the
-   operating point of the restricted ones, a limit on their summed scores (`allow_below`,
-   policy/doubt.py), that keeps the miss and false-block rates under the pack furthest
-   inside their targets, then split the per-category threshold above it into a threshold
-   and an uncertainty band by best macro-F1.
-5. Hyper-parameters (regularisation C of both scorers or the adapter's softmax as the gate,
-   whether per-turn units are scored, where the gate reads) are chosen the same way.
-6. The shipped head: step 2 and 3 on every fold, as the shipped model embeds them, with the
-   calibration and thresholds of step 4. Inputs are sorted by id and every solver is
-   seeded, so two runs on the same data write byte-identical weights.
+The training side is cut into four folds by group (fold 1 is the validation split). Every
+choice (calibration, thresholds, the doubt limit `allow_below`, hyper-parameters) is made on
+scores of examples the scoring models never saw, pooled over the folds; the shipped adapter
+and head are then fitted on all four folds with those choices. Inputs are sorted by id and
+every solver is seeded, so two runs on the same data write byte-identical weights.
+docs/training.md walks through the steps.
 """
 
 from __future__ import annotations
