@@ -113,6 +113,14 @@ class Decider:
             decision.timings.update(timings)
         return decisions
 
+    def record(self, request: DecideRequest, decision: Decision) -> Decision:
+        """Record a refusal decided by one of Redline's own checks, outside the packs (a
+        poisoned tool definition), durably and like any decision."""
+        subject = request.subject()
+        decision.policies = {p.name: p.version for p in self.packs}
+        decision.subject_hash = self.hasher.hash(subject, None)
+        return self._record([request], [subject], [decision], durable=True)[0]
+
     def _evaluate(
         self,
         request: DecideRequest,

@@ -11,7 +11,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from redline.errors import InputError
 
@@ -23,6 +23,7 @@ class DeploymentConfig(BaseModel):
     # principal ids or "role:NAME" trusted for each attestation; anyone else's is ignored
     attesters: dict[str, list[str]] = Field(default_factory=dict)
     upstreams: list[str] | None = None  # None: every configured upstream
+    mcp_servers: list[str] | None = None  # None: every configured MCP tool server
     # approvals: rule ids ("rule" or "pack:rule") needing two distinct approvers; expiry
     two_person_rules: list[str] = Field(default_factory=list)
     approval_ttl_s: int | None = Field(default=None, gt=0)  # None: Settings.approval_ttl_s
@@ -45,6 +46,31 @@ class UpstreamConfig(BaseModel):
     connect_timeout_s: float = Field(default=5.0, gt=0)
 
 
+class McpServerConfig(BaseModel):
+    """An MCP tool server the MCP gateway connects to: a subprocess spoken to over stdio
+    (`command`), or a Streamable HTTP endpoint (`url`). Its `packs` travel with its tools
+    and compose with the deployment's packs, as an upstream model's do."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    command: str | None = None  # stdio: the executable, started once and kept running
+    args: list[str] = Field(default_factory=list)
+    env: dict[str, str] = Field(default_factory=dict)  # extra environment for the subprocess
+    cwd: str | None = None
+    url: str | None = None  # Streamable HTTP: e.g. http://127.0.0.1:9000/mcp
+    # HTTP header name -> the environment variable holding its value, never the value
+    headers_env: dict[str, str] = Field(default_factory=dict)
+    packs: list[str] = Field(default_factory=list)
+    timeout_s: float = Field(default=60.0, gt=0)  # one tool call
+    connect_timeout_s: float = Field(default=10.0, gt=0)
+
+    @model_validator(mode="after")
+    def _one_transport(self) -> McpServerConfig:
+        if (self.command is None) == (self.url is None):
+            raise ValueError("give exactly one of command (stdio) or url (Streamable HTTP)")
+        return self
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -62,6 +88,9 @@ class Settings(BaseModel):
     )
     default_deployment: str = "default"
     upstreams: dict[str, UpstreamConfig] = Field(default_factory=dict)  # the chat gateway's
+    mcp_servers: dict[str, McpServerConfig] = Field(default_factory=dict)  # the MCP gateway's
+    # MCP: how long a held tool call waits for its approval before answering; 0: at once
+    mcp_hold_wait_s: float = Field(default=0.0, ge=0, le=3600)
     # approvals and action tokens (issue 5); identity and hardening (issue 7)
     approval_ttl_s: int = Field(default=900, gt=0)
     token_ttl_s: int = Field(default=900, gt=0)

@@ -19,6 +19,7 @@ from redline.cli import model as model_cli
 from redline.cli import principals as principals_cli
 from redline.cli import token as token_cli
 from redline.cli.lab import diff_cmd, replay_cmd, simulate_cmd, test_cmd
+from redline.cli.mcp import mcp_stdio_cmd
 from redline.cli.train import eval_cmd, train_cmd
 from redline.errors import RedlineError
 from redline.settings import DeploymentConfig, Settings
@@ -46,6 +47,7 @@ app.command("train")(train_cmd)
 app.command("eval")(eval_cmd)
 app.command("simulate")(simulate_cmd)
 app.command("replay")(replay_cmd)
+app.command("mcp-stdio")(mcp_stdio_cmd)
 
 err = Console(stderr=True, soft_wrap=True)
 

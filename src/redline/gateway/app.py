@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from redline import __version__, console
 from redline.gateway import errors, security
 from redline.gateway.guard import BodyGuard
-from redline.gateway.routes import aggregates, approvals, chat, decide, ledger, replay
+from redline.gateway.routes import aggregates, approvals, chat, decide, ledger, mcp, replay
 from redline.gateway.services import Services, build_services
 from redline.settings import Settings
 
@@ -22,7 +22,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
+        async with mcp_http.running():  # the MCP tool servers' connections, /mcp's transport
+            yield
         await chat.close(app)
         services.close()
 
@@ -41,6 +42,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(aggregates.router)
     chat.install(app, settings, services)
     console.install(app, services)
+    mcp_http = mcp.install(app, services)
     app.add_middleware(
         BodyGuard, max_bytes=settings.max_body_bytes, max_depth=settings.max_json_depth
     )

@@ -1,0 +1,160 @@
+"""MCP gateway benchmark: an allowed tool call through Redline against the same call direct.
+
+    .venv/bin/python bench/mcp_gateway.py [--calls 300] [--classifier rules|model]
+
+(Not bench/mcp.py: run as a script, that name would shadow the `mcp` SDK it imports.)
+
+The tool server (examples/mcp_tool_server.py, Streamable HTTP) and Redline (`redline serve
+--config`, the tool server configured as [mcp_servers.tools]) each run in a process of their
+own. The `mcp` SDK's client keeps one session to each and calls `get_weather` on both,
+interleaved (one direct, then one through Redline), so drifting noise on a shared machine
+lands on both sides alike. Prints latency p50/p99 direct and through Redline, and what
+Redline adds at p50 and p99: authentication, the call's decision and its durable ledger
+entry, the forwarded call, and the result's decision and entry.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
+from pathlib import Path
+
+import anyio
+import httpx
+import httpx2
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.support.loopback import free_port
+
+from redline.approvals.token import PUBLIC_KEY_FILE, load_or_create_signing_key
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = """
+db = "{db}"
+classifier = "{classifier}"
+port = {port}
+rate_limit_per_minute = 0
+approval_keys_dir = "{keys}"
+[deployments.default]
+packs = ["provider-redlines"]
+[mcp_servers.tools]
+url = "http://127.0.0.1:{tools}/mcp"
+"""
+
+
+def pct(xs: list[float], q: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(q * len(xs)))] * 1000
+
+
+def wait_for(url: str, deadline_s: float = 90) -> None:
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up")
+
+
+@contextmanager
+def servers(tmp: Path, classifier: str) -> Iterator[tuple[str, str, str]]:
+    """The tool server and Redline, each its own process; yields (redline, tools, key)."""
+    tools_port, rl_port = free_port(), free_port()
+    load_or_create_signing_key(tmp / "keys")
+    cfg = tmp / "redline.toml"
+    cfg.write_text(CONFIG.format(db=tmp / "redline.db", classifier=classifier, port=rl_port,
+                                 keys=tmp / "keys", tools=tools_port))  # fmt: skip
+    env = {**os.environ, "REDLINE_LOCAL_KEYS": str(tmp / "local-keys.json"),
+           "REDLINE_KEYS_DIR": str(tmp / "keys"),
+           "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])}  # fmt: skip
+    tool_args = ["examples/mcp_tool_server.py", "--http", str(tools_port), "--spent",
+                 str(tmp / "spent"), "--key", str(tmp / "keys" / PUBLIC_KEY_FILE)]  # fmt: skip
+    serve = [sys.executable, "-m", "redline.cli.main", "serve", "--config", str(cfg)]
+    quiet = {"cwd": ROOT, "env": env, "stderr": subprocess.DEVNULL}
+    procs = [
+        subprocess.Popen([sys.executable, *tool_args], **quiet),  # type: ignore[call-overload]
+        subprocess.Popen(serve, **quiet),  # type: ignore[call-overload]
+    ]
+    try:
+        wait_for(f"http://127.0.0.1:{rl_port}/healthz")
+        wait_for(f"http://127.0.0.1:{tools_port}/mcp")
+        key = json.loads((tmp / "local-keys.json").read_text())["demo-requester"]
+        yield f"http://127.0.0.1:{rl_port}/mcp", f"http://127.0.0.1:{tools_port}/mcp", key
+    finally:
+        for p in procs:
+            p.terminate()
+            p.wait(timeout=20)
+
+
+@asynccontextmanager
+async def session(url: str, key: str | None) -> AsyncIterator[Client]:
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    async with AsyncExitStack() as stack:
+        http = await stack.enter_async_context(httpx2.AsyncClient(headers=headers, timeout=30))
+        client = Client(streamable_http_client(url, http_client=http), cache=None)
+        yield await stack.enter_async_context(client)
+
+
+async def timed(call: Callable[[], Awaitable[object]]) -> float:
+    t = time.perf_counter()
+    await call()
+    return time.perf_counter() - t
+
+
+async def measure(via_url: str, direct_url: str, key: str, n: int) -> tuple[list[float], ...]:
+    async with session(via_url, key) as via, session(direct_url, None) as direct:
+        for _ in range(60):  # Redline connects to the tool server in the background
+            if any(t.name == "get_weather" for t in (await via.list_tools()).tools):
+                break
+            await anyio.sleep(0.5)
+
+        async def through() -> None:
+            result = await via.call_tool("get_weather", {"city": "Oslo"})
+            assert not result.is_error, result
+
+        async def around() -> None:
+            await direct.call_tool("get_weather", {"city": "Oslo"})
+
+        for _ in range(20):  # warm up connections and caches
+            await through()
+            await around()
+        lat_direct: list[float] = []
+        lat_via: list[float] = []
+        for _ in range(n):
+            lat_direct.append(await timed(around))
+            lat_via.append(await timed(through))
+        return lat_direct, lat_via
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--calls", type=int, default=300)
+    ap.add_argument("--classifier", default="rules")
+    ap.add_argument("--db-dir", default=None, help="where the ledger lives (default: a temp dir)")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(dir=args.db_dir) as tmp, \
+            servers(Path(tmp), args.classifier) as (via_url, direct_url, key):  # fmt: skip
+        lat_direct, lat_via = anyio.run(measure, via_url, direct_url, key, args.calls)
+    print(f"MCP tools/call get_weather, {args.calls} calls each, classifier {args.classifier}")
+    print(f"{'':24}{'p50 ms':>10}{'p99 ms':>10}")
+    print(f"{'direct':24}{pct(lat_direct, 0.5):10.2f}{pct(lat_direct, 0.99):10.2f}")
+    print(f"{'through Redline':24}{pct(lat_via, 0.5):10.2f}{pct(lat_via, 0.99):10.2f}")
+    added50 = pct(lat_via, 0.5) - pct(lat_direct, 0.5)
+    added99 = pct(lat_via, 0.99) - pct(lat_direct, 0.99)
+    print(f"{'added by Redline':24}{added50:10.2f}{added99:10.2f}")
+
+
+if __name__ == "__main__":
+    main()
