@@ -4,13 +4,9 @@
 
 (Not bench/mcp.py: run as a script, that name would shadow the `mcp` SDK it imports.)
 
-The tool server (examples/mcp_tool_server.py, Streamable HTTP) and Redline (`redline serve
---config`, the tool server configured as [mcp_servers.tools]) each run in a process of their
-own. The `mcp` SDK's client keeps one session to each and calls `get_weather` on both,
-interleaved (one direct, then one through Redline), so drifting noise on a shared machine
-lands on both sides alike. Prints latency p50/p99 direct and through Redline, and what
-Redline adds at p50 and p99: authentication, the call's decision and its durable ledger
-entry, the forwarded call, and the result's decision and entry.
+The tool server (examples/mcp_tool_server.py) and Redline each run in their own process;
+one SDK client calls `get_weather` on both, interleaved, so noise lands on both sides alike.
+Prints p50/p99 direct, through Redline, and what Redline adds.
 """
 
 from __future__ import annotations

@@ -48,6 +48,8 @@ ALLOWED: dict[str, frozenset[str]] = {
     "decider": CORE | {"classify", "policy", "decision", "trust", "ledger", "aggregate"},
     "approvals": CORE | {"auth", "classify", "decision", "decider", "ledger"},
     "training": CORE | {"classify", "policy", "decision", "trust"},
+    # The effector runs inside a tool server: it checks tokens with approvals/token.py only.
+    "effector": CORE | {"approvals"},
     **{name: CORE | EVERYTHING_BUT_ENTRY_POINTS | {"approvals"} | WEB for name in WEB},
     "cli": CORE | EVERYTHING_BUT_ENTRY_POINTS | {"approvals", "training"} | WEB,
 }

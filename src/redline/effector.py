@@ -1,7 +1,4 @@
-"""The effector's own check: a tool server that acts refuses a protected call unless the
-call carries Redline's action token for exactly that call.
-
-A tool server written with the `mcp` SDK protects its tools in one line:
+"""The effector's own check: a protected call runs only with Redline's token for exactly it.
 
     from mcp.server.mcpserver import MCPServer
     from redline.effector import Effector
@@ -9,11 +6,8 @@ A tool server written with the `mcp` SDK protects its tools in one line:
     server = MCPServer("fires")
     Effector("approval-signing.pub.pem", spent="var/spent-tokens").protect(server, "engage_target")
 
-Redline forwards an approved call with the token in `_meta["redline/action_token"]`. The
-check runs before the tool, offline, against Redline's public key alone (`GET
-/v1/approvals/public-key`, or `approval-signing.pub.pem` in Redline's keys folder), so a
-call that did not come through Redline, or came with another call's token, never runs.
-This module needs only the `mcp` SDK and `cryptography`, not the Redline server.
+The token (`_meta["redline/action_token"]`) is checked offline against Redline's public key
+before the tool runs; this module needs only the `mcp` SDK and `cryptography`.
 """
 
 from __future__ import annotations

@@ -1,18 +1,6 @@
 """tools/call: decide, record, then forward, and check the result before the agent sees it.
 
-1. The tool must be one Redline offered this caller (listing.py); anything else is refused
-   and nothing is forwarded.
-2. The call (its name, argument names and values) is decided by the deployment's and the
-   tool server's packs and recorded durably on the ledger before anything runs.
-3. Deny: a tool error naming the clause. Hold: an approval is opened and a tool error
-   carries its id; with `mcp_hold_wait_s` the call first waits that long for the decision.
-   The agent resumes by repeating the identical call with `_meta["redline/approval_id"]`:
-   the approval is checked against this very call and caller, the packs decide again with
-   the approvers' roles, and an allow carries the signed action token.
-4. Allow: the call is forwarded, with the action token (if any) in
-   `_meta["redline/action_token"]` and none of the agent's own `_meta`.
-5. The result is decided like a model answer (its text, structured content and resource
-   texts; blocks Redline cannot read are removed) and released only when allowed.
+The steps are on `ToolCalls.call`.
 """
 
 from __future__ import annotations
@@ -55,6 +43,22 @@ class ToolCalls:
     async def call(
         self, caller: Caller, params: types.CallToolRequestParams
     ) -> types.CallToolResult:
+        """Decide, record, forward and check one tool call, in five steps.
+
+        1. The tool must be one Redline offered this caller (listing.py); anything else is
+           refused and nothing is forwarded.
+        2. The call (its name, argument names and values) is decided by the deployment's and the
+           tool server's packs and recorded durably on the ledger before anything runs.
+        3. Deny: a tool error naming the clause. Hold: an approval is opened and a tool error
+           carries its id; with `mcp_hold_wait_s` the call first waits that long for the decision.
+           The agent resumes by repeating the identical call with `_meta["redline/approval_id"]`:
+           the approval is checked against this very call and caller, the packs decide again with
+           the approvers' roles, and an allow carries the signed action token.
+        4. Allow: the call is forwarded, with the action token (if any) in
+           `_meta["redline/action_token"]` and none of the agent's own `_meta`.
+        5. The result is decided like a model answer (its text, structured content and resource
+           texts; blocks Redline cannot read are removed) and released only when allowed.
+        """
         name, arguments = params.name, params.arguments or {}
         approval_id = (params.meta or {}).get(APPROVAL_META)
         if approval_id is not None and not isinstance(approval_id, str):

@@ -1,20 +1,6 @@
 """tools/list: which tools an agent is shown, each tool definition decided once.
 
-A definition (name, title, description, input and output schemas) is text the agent's
-model reads, and a promise of what calling the tool does. Before a tool is offered:
-
-1. its texts are checked for poisoning (poison.py): a definition that gives the model
-   instructions is refused, as Redline's own clause `redline mcp.tool-poisoning`;
-2. the definition is decided by the deployment's and the server's packs, with the exact
-   rules only: its texts as a system turn, and a call of the tool with every argument
-   given (a placeholder per input-schema property) as the assistant's tool call. So a
-   rule that fires whatever the arguments (`bulk_identify_faces` is mass surveillance)
-   decides, and one that depends on the values (an empty filter) waits for the call.
-   Deny: the tool is not offered. Hold or allow: it is offered; each call is decided anew
-   with the full classifier.
-
-Every decision is on the ledger. Decisions are kept per deployment, server, definition
-(its SHA-256) and attested context, so a definition is decided again only when it changes.
+The steps are on `Catalog`.
 """
 
 from __future__ import annotations
@@ -119,6 +105,23 @@ def _clauses(decision: Decision) -> str:
 
 @dataclass
 class Catalog:
+    """A definition (name, title, description, input and output schemas) is text the agent's
+    model reads, and a promise of what calling the tool does. Before a tool is offered:
+
+    1. its texts are checked for poisoning (poison.py): a definition that gives the model
+       instructions is refused, as Redline's own clause `redline mcp.tool-poisoning`;
+    2. the definition is decided by the deployment's and the server's packs, with the exact
+       rules only: its texts as a system turn, and a call of the tool with every argument
+       given (a placeholder per input-schema property) as the assistant's tool call. So a
+       rule that fires whatever the arguments (`bulk_identify_faces` is mass surveillance)
+       decides, and one that depends on the values (an empty filter) waits for the call.
+       Deny: the tool is not offered. Hold or allow: it is offered; each call is decided anew
+       with the full classifier.
+
+    Every decision is on the ledger. Decisions are kept per deployment, server, definition
+    (its SHA-256) and attested context, so a definition is decided again only when it changes.
+    """
+
     gateway: McpGateway
     _decided: dict[str, Decision] = field(default_factory=dict)
     # per deployment and attested context: the index, and the listings it was built from
