@@ -216,8 +216,12 @@ def test_policies_show_the_deployments_packs_with_clauses_and_versions(srv: Serv
     assert ENGAGE["tool_call"]["name"] not in html
 
 
-def test_the_ledger_page_says_so_when_no_checkpoint_is_signed(tmp_path: Path) -> None:
-    with running(tmp_path) as bare:  # no ledger key: nothing signs checkpoints
+def test_the_ledger_page_says_so_when_no_checkpoint_is_signed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No ledger key anywhere, ./var/keys included: nothing signs checkpoints.
+    monkeypatch.setenv("REDLINE_KEYS_DIR", str(tmp_path / "no-ledger-key"))
+    with running(tmp_path) as bare:
         assert bare.app.state.services.checkpointer is None
         r = sign_in(bare, "a-aud").get("/console/ledger")
         assert r.status_code == 404 and "no checkpoint has been signed" in r.text
