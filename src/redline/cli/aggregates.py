@@ -4,38 +4,16 @@ auditor). Subjects are shown as keyed hashes only; Redline never stores them oth
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from redline.cli.remote import call_api
+
 app = typer.Typer(help="Distinct surveillance subjects per window.", no_args_is_help=True)
-err = Console(stderr=True)
 out = Console()
-
-
-def _get(url: str, key: str, path: str, params: dict[str, str]) -> Any:
-    import httpx
-
-    try:
-        r = httpx.get(
-            url.rstrip("/") + path,
-            params=params,
-            timeout=30,
-            headers={"authorization": f"Bearer {key}"},
-        )
-    except httpx.HTTPError as exc:
-        err.print(f"[red]error:[/] cannot reach {url}: {exc}")
-        raise typer.Exit(2) from exc
-    if r.status_code >= 400:
-        try:
-            e = r.json()["error"]
-            err.print(f"[red]{r.status_code} {e['code']}:[/] {e['message']}")
-        except (ValueError, KeyError, TypeError):
-            err.print(f"[red]error:[/] HTTP {r.status_code}")
-        raise typer.Exit(1)
-    return r.json()
 
 
 @app.command("show")
@@ -47,7 +25,7 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="Print the raw JSON.")] = False,
 ) -> None:
     """Counts per window for the deployment and each of its principals."""
-    body = _get(url, key, "/v1/aggregates", {"deployment": deployment})
+    body = call_api("GET", url, key, "/v1/aggregates", params={"deployment": deployment})
     if as_json:
         print(json.dumps(body, indent=2))
         return

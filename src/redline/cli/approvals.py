@@ -3,43 +3,20 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Column, Table
 
+from redline.cli.remote import call_api
+
 app = typer.Typer(help="Review held requests (talks to a Redline server).", no_args_is_help=True)
-err = Console(stderr=True)
 out = Console()
 
 UrlOpt = Annotated[str, typer.Option("--url", envvar="REDLINE_URL", help="Redline server.")]
 KeyOpt = Annotated[str, typer.Option("--key", envvar="REDLINE_API_KEY", help="Your API key.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the raw JSON.")]
-
-
-def _call(method: str, url: str, key: str, path: str, body: dict[str, Any] | None = None) -> Any:
-    import httpx
-
-    try:
-        r = httpx.request(
-            method,
-            url.rstrip("/") + path,
-            json=body,
-            timeout=30,
-            headers={"authorization": f"Bearer {key}"},
-        )
-    except httpx.HTTPError as exc:
-        err.print(f"[red]error:[/] cannot reach {url}: {exc}")
-        raise typer.Exit(2) from exc
-    if r.status_code >= 400:
-        try:
-            e = r.json()["error"]
-            err.print(f"[red]{r.status_code} {e['code']}:[/] {e['message']}")
-        except (ValueError, KeyError, TypeError):
-            err.print(f"[red]error:[/] HTTP {r.status_code}")
-        raise typer.Exit(1)
-    return r.json()
 
 
 @app.command("list")
@@ -50,7 +27,7 @@ def list_(
     as_json: JsonOpt = False,
 ) -> None:
     """Approvals you may see (pending by default)."""
-    items = _call("GET", url, key, f"/v1/approvals?state={state}")
+    items = call_api("GET", url, key, f"/v1/approvals?state={state}")
     if as_json:
         print(json.dumps(items, indent=2))
         return
@@ -87,7 +64,7 @@ def show(
     as_json: JsonOpt = False,
 ) -> None:
     """One approval: the request, its categories, evidence and deciding rules."""
-    a = _call("GET", url, key, f"/v1/approvals/{approval_id}")
+    a = call_api("GET", url, key, f"/v1/approvals/{approval_id}")
     if as_json:
         print(json.dumps(a, indent=2))
         return
@@ -112,7 +89,7 @@ def approve(
     comment: Annotated[str, typer.Option(help="Optional note.")] = "",
 ) -> None:
     """Approve (needs the required role; not your own request)."""
-    a = _call("POST", url, key, f"/v1/approvals/{approval_id}/approve", {"comment": comment})
+    a = call_api("POST", url, key, f"/v1/approvals/{approval_id}/approve", {"comment": comment})
     out.print(f"{a['id']}: {a['state']} ({a['approvals_so_far']}/{a['approvers_needed']})")
 
 
@@ -124,7 +101,7 @@ def reject(
     key: KeyOpt = "",
 ) -> None:
     """Reject with a reason."""
-    a = _call("POST", url, key, f"/v1/approvals/{approval_id}/reject", {"reason": reason})
+    a = call_api("POST", url, key, f"/v1/approvals/{approval_id}/reject", {"reason": reason})
     out.print(f"{a['id']}: {a['state']}")
 
 
@@ -133,7 +110,7 @@ def stats(
     url: UrlOpt = "http://127.0.0.1:8080", key: KeyOpt = "", as_json: JsonOpt = False
 ) -> None:
     """Time from hold to decision, approval rate per approver, rubber-stamp flags."""
-    s = _call("GET", url, key, "/v1/approvals/stats")
+    s = call_api("GET", url, key, "/v1/approvals/stats")
     if as_json:
         print(json.dumps(s, indent=2))
         return

@@ -189,15 +189,15 @@ def replay_cmd(
     The server reads the content back from its store, classifies each request once and
     decides it under the packs in force and under the candidate. Nothing is decided for
     real; the ledger gains one `replay` entry naming you, the window and the result's hash."""
-    from redline.cli.approvals import _call
     from redline.cli.lab_view import packs_label, shift_view
+    from redline.cli.remote import call_api
     from redline.policy.simulate import shift_from_json
 
     body: dict[str, object] = {"since": since, "policy": policy.split(",")}
     if against:
         body["against"] = against.split(",")
     with err.status("replaying on the server"):
-        result = _call("POST", url, key, "/v1/replay", body)
+        result = call_api("POST", url, key, "/v1/replay", body)
     report = shift_from_json(result)
     if chart is not None:
         from redline.cli.lab_chart import shift_svg
