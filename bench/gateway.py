@@ -29,6 +29,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from tests.support.bench import Servers, wait_for
 from tests.support.loopback import free_port
 
 from redline.classify.load import load_classifier
@@ -94,6 +95,7 @@ def throughput(fn: Callable[[], object], n: int, workers: int) -> float:
     return n / (time.perf_counter() - t)
 
 
+STARTUP_S = 60
 FAKE = (
     "import sys, uvicorn\n"
     "from tests.support.fake_upstream import Answer, FakeUpstream, create_fake\n"
@@ -114,21 +116,10 @@ models = ["alpha-1"]
 """
 
 
-def wait_for(url: str, deadline_s: float = 60) -> None:
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{url} did not come up")
-
-
 @contextmanager
-def servers(tmp: Path, classifier: str) -> Iterator[tuple[str, str, str]]:
+def servers(tmp: Path, classifier: str) -> Iterator[Servers]:
     """The fake upstream and `redline serve --config`, each in a process of its own (so
-    neither shares the client's interpreter lock); yields (redline, upstream, key)."""
+    neither shares the client's interpreter lock); the backend is the fake upstream."""
     up_port, rl_port = free_port(), free_port()
     cfg = tmp / "redline.toml"
     cfg.write_text(CONFIG.format(db=tmp / "redline.db", classifier=classifier,
@@ -146,10 +137,10 @@ def servers(tmp: Path, classifier: str) -> Iterator[tuple[str, str, str]]:
         ),
     ]
     try:
-        wait_for(f"http://127.0.0.1:{rl_port}/healthz")
-        wait_for(f"http://127.0.0.1:{up_port}/v1/chat/completions")
+        wait_for(f"http://127.0.0.1:{rl_port}/healthz", STARTUP_S)
+        wait_for(f"http://127.0.0.1:{up_port}/v1/chat/completions", STARTUP_S)
         key = json.loads((tmp / "local-keys.json").read_text())["demo-requester"]
-        yield f"http://127.0.0.1:{rl_port}", f"http://127.0.0.1:{up_port}/v1", key
+        yield Servers(f"http://127.0.0.1:{rl_port}", f"http://127.0.0.1:{up_port}/v1", key)
     finally:
         for p in procs:
             p.terminate()
@@ -257,9 +248,10 @@ def main() -> None:
     args = ap.parse_args()
     figures = Figures()
     with tempfile.TemporaryDirectory(dir=args.db_dir) as tmp, \
-            servers(Path(tmp), args.classifier) as (url, upstream_url, key):  # fmt: skip
-        via = (url + "/v1/chat/completions", {"authorization": f"Bearer {key}"})
-        direct = (upstream_url + "/chat/completions", {"authorization": "Bearer x"})
+            servers(Path(tmp), args.classifier) as running:  # fmt: skip
+        via = (running.redline + "/v1/chat/completions",
+               {"authorization": f"Bearer {running.key}"})  # fmt: skip
+        direct = (running.backend + "/chat/completions", {"authorization": "Bearer x"})
         client = httpx.Client(timeout=30, limits=httpx.Limits(max_connections=64))
         measure_gateway(figures, client, via, direct, args.requests, args.concurrency)
         measure_in_process(figures, args.classifier, Path(tmp), args.requests)

@@ -23,17 +23,18 @@ from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from pathlib import Path
 
 import anyio
-import httpx
 import httpx2
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from tests.support.bench import Servers, wait_for
 from tests.support.loopback import free_port
 
 from redline.approvals.token import PUBLIC_KEY_FILE, load_or_create_signing_key
 
+STARTUP_S = 90  # the tool server and Redline start side by side
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = """
 db = "{db}"
@@ -53,20 +54,9 @@ def pct(xs: list[float], q: float) -> float:
     return xs[min(len(xs) - 1, int(q * len(xs)))] * 1000
 
 
-def wait_for(url: str, deadline_s: float = 90) -> None:
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{url} did not come up")
-
-
 @contextmanager
-def servers(tmp: Path, classifier: str) -> Iterator[tuple[str, str, str]]:
-    """The tool server and Redline, each its own process; yields (redline, tools, key)."""
+def servers(tmp: Path, classifier: str) -> Iterator[Servers]:
+    """The tool server and Redline, each its own process; the backend is the tool server."""
     tools_port, rl_port = free_port(), free_port()
     load_or_create_signing_key(tmp / "keys")
     cfg = tmp / "redline.toml"
@@ -84,10 +74,10 @@ def servers(tmp: Path, classifier: str) -> Iterator[tuple[str, str, str]]:
         subprocess.Popen(serve, **quiet),  # type: ignore[call-overload]
     ]
     try:
-        wait_for(f"http://127.0.0.1:{rl_port}/healthz")
-        wait_for(f"http://127.0.0.1:{tools_port}/mcp")
+        wait_for(f"http://127.0.0.1:{rl_port}/healthz", STARTUP_S)
+        wait_for(f"http://127.0.0.1:{tools_port}/mcp", STARTUP_S)
         key = json.loads((tmp / "local-keys.json").read_text())["demo-requester"]
-        yield f"http://127.0.0.1:{rl_port}/mcp", f"http://127.0.0.1:{tools_port}/mcp", key
+        yield Servers(f"http://127.0.0.1:{rl_port}/mcp", f"http://127.0.0.1:{tools_port}/mcp", key)
     finally:
         for p in procs:
             p.terminate()
@@ -141,8 +131,10 @@ def main() -> None:
     ap.add_argument("--db-dir", default=None, help="where the ledger lives (default: a temp dir)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(dir=args.db_dir) as tmp, \
-            servers(Path(tmp), args.classifier) as (via_url, direct_url, key):  # fmt: skip
-        lat_direct, lat_via = anyio.run(measure, via_url, direct_url, key, args.calls)
+            servers(Path(tmp), args.classifier) as running:  # fmt: skip
+        lat_direct, lat_via = anyio.run(
+            measure, running.redline, running.backend, running.key, args.calls
+        )
     print(f"MCP tools/call get_weather, {args.calls} calls each, classifier {args.classifier}")
     print(f"{'':24}{'p50 ms':>10}{'p99 ms':>10}")
     print(f"{'direct':24}{pct(lat_direct, 0.5):10.2f}{pct(lat_direct, 0.99):10.2f}")

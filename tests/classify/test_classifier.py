@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -25,16 +24,6 @@ from redline.training.corpus import load_corpus
 from redline.training.evaluate import evaluate
 
 PACK = "provider-redlines"
-
-
-@pytest.fixture(scope="module")
-def model() -> ModelClassifier:
-    try:
-        return load_model_classifier()
-    except ClassifierError as exc:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(f"the model is not built: {exc}")
 
 
 def fires(cl: Classification, category: str) -> bool:

@@ -7,15 +7,13 @@ from __future__ import annotations
 
 import base64
 import codecs
-import os
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from redline.classify.model import ModelClassifier, load_model_classifier
+from redline.classify.model import ModelClassifier
 from redline.decider import Decider
-from redline.errors import ClassifierError
 from redline.ledger.sqlite import SqliteStore
 from redline.policy.pack import PackRegistry
 from redline.subject import DecideRequest
@@ -44,16 +42,6 @@ ENCODINGS: dict[str, Callable[[str], str]] = {
     "base64 of base64": lambda t: base64.b64encode(base64.b64encode(t.encode())).decode(),
     "base32": lambda t: base64.b32encode(t.encode()).decode(),
 }
-
-
-@pytest.fixture(scope="module")
-def model() -> ModelClassifier:
-    try:
-        return load_model_classifier()
-    except ClassifierError as exc:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(f"the model is not built: {exc}")
 
 
 @pytest.fixture

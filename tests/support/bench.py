@@ -2,13 +2,39 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+
+import httpx
 
 from redline.gateway.app import create_app
 from redline.settings import DeploymentConfig, Settings
 from tests.support.loopback import serve
+
+
+@dataclass(frozen=True)
+class Servers:
+    """What a benchmark's servers() yields: Redline's base URL, the server behind it (a fake
+    upstream or a tool server) and a requester's API key."""
+
+    redline: str
+    backend: str
+    key: str
+
+
+def wait_for(url: str, deadline_s: float) -> None:
+    """Poll `url` until it answers at all, or raise RuntimeError after `deadline_s`."""
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up within {deadline_s:.0f} s")
 
 
 @contextmanager
