@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from redline.aggregate.bulk import with_bulk_rule
@@ -27,6 +27,15 @@ from redline.subject_hash import SubjectHasher
 from redline.trust import Trust, facts_from
 
 log = logging.getLogger("redline.decide")
+
+
+def read_as_answer(classification: Classification) -> Classification:
+    """A model's answer, read with the answer thresholds; the classifier's name says so."""
+    thresholds = classification.thresholds.for_answers()
+    if thresholds is classification.thresholds:
+        return classification
+    name = f"{classification.classifier} (read as an answer)"
+    return replace(classification, thresholds=thresholds, classifier=name)
 
 
 @dataclass(frozen=True)
@@ -61,10 +70,14 @@ class Decider:
         *,
         defer_sync: bool = False,
         bound: dict[str, Any] | None = None,
+        answer: bool = False,
     ) -> Decision:
         """`bound`: the rest of the forwarded request (model, parameters); it enters the
-        subject hash, so an approval of this request binds it too."""
-        return self.decide_batch([request], [approvals], defer_sync=defer_sync, bound=bound)[0]
+        subject hash, so an approval of this request binds it too. `answer`: the text is a
+        model's answer, read with the answer thresholds."""
+        return self.decide_batch(
+            [request], [approvals], defer_sync=defer_sync, bound=bound, answers=[answer]
+        )[0]
 
     def subject_hash(self, subject: Subject, bound: dict[str, Any] | None = None) -> str:
         return self.hasher.hash(subject, bound)
@@ -76,8 +89,10 @@ class Decider:
         *,
         defer_sync: bool = False,
         bound: dict[str, Any] | None = None,
+        answers: Sequence[bool] | None = None,
     ) -> list[Decision]:
-        """Classify, evaluate and record each request.
+        """Classify, evaluate and record each request; a request flagged in `answers` is a
+        model's text answer, read with the answer thresholds (Thresholds.for_answers).
 
         `defer_sync`: the caller answers nobody yet on an allow (the gateway forwards it) and
         syncs the ledger, or appends durably, before it releases anything. An allow is then
@@ -96,6 +111,10 @@ class Decider:
                 for r, s in zip(requests, subjects, strict=True)
             ]
             return self._record(requests, subjects, failed, durable=True)
+        if answers is not None:
+            classifications = [
+                read_as_answer(c) if a else c for c, a in zip(classifications, answers, strict=True)
+            ]
         classified = time.perf_counter()
         decisions = [
             self._evaluate(r, s, c, a, bound)

@@ -175,6 +175,8 @@ def save_head(head: Head, directory: Path = WEIGHTS_DIR) -> str:
     meta["band"] = {c: round(float(head.thresholds.band_of(c)), 6) for c in head.categories}
     if head.thresholds.allow_below is not None:
         meta["allow_below"] = round(float(head.thresholds.allow_below), 6)
+    if head.thresholds.answer_shift > 0.0:
+        meta["answer_shift"] = round(float(head.thresholds.answer_shift), 6)
     meta_json = (json.dumps(meta, indent=2, sort_keys=True) + "\n").encode("utf-8")
     (directory / "head.npz").write_bytes(npz)
     (directory / "head.json").write_bytes(meta_json)
@@ -206,6 +208,7 @@ def load_head(directory: Path = WEIGHTS_DIR) -> Head:
             threshold={c: float(meta["threshold"][c]) for c in categories},
             band={c: float(meta["band"][c]) for c in categories},
             allow_below=float(meta["allow_below"]) if "allow_below" in meta else None,
+            answer_shift=float(meta.get("answer_shift", 0.0)),
         )
     except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
         raise ClassifierError(f"the classifier head in {directory} is unreadable: {exc}") from exc

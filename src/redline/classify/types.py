@@ -9,6 +9,9 @@ from typing import Protocol
 from redline.subject import Subject
 from redline.taxonomy import CATEGORIES
 
+# No threshold is raised past this: an answer that a category is near certain of still fires.
+ANSWER_CEILING = 0.95
+
 
 @dataclass(frozen=True)
 class Evidence:
@@ -31,11 +34,31 @@ class CategoryScore:
 @dataclass(frozen=True)
 class Thresholds:
     """Per-category decision threshold and the uncertainty band just below it, and the
-    restricted mass at or above which a use is never allowed (policy/doubt.py)."""
+    restricted mass at or above which a use is never allowed (policy/doubt.py).
+
+    `answer_shift`: how far the text a model answered is read above a request's limits
+    (`for_answers`), chosen in training on held-out answer-like text."""
 
     threshold: Mapping[str, float]
     band: Mapping[str, float]
     allow_below: float | None = None
+    answer_shift: float = 0.0
+
+    def for_answers(self) -> Thresholds:
+        """The thresholds for a model's text answer: the doubt limit and the threshold of
+        every category with a band (the restricted ones) raised by `answer_shift`. Only
+        Redline's own answer path asks for them; no client can."""
+        if self.answer_shift <= 0.0:
+            return self
+
+        def up(t: float) -> float:
+            return min(ANSWER_CEILING, t + self.answer_shift)
+
+        return Thresholds(
+            {c: up(t) if self.band_of(c) > 0 else t for c, t in self.threshold.items()},
+            self.band,
+            None if self.allow_below is None else up(self.allow_below),
+        )
 
     def of(self, category: str) -> float:
         return self.threshold.get(category, 0.5)

@@ -30,6 +30,7 @@ class Calibration:
     thresholds: dict[str, float]
     band: dict[str, float]
     allow_below: float | None = None
+    answer_shift: float = 0.0
 
 
 def objective(miss: float, false_block: float) -> float:
@@ -47,7 +48,7 @@ def head_of(parts: Parts, choice: Choice, cal: Calibration, meta: dict[str, Any]
         intercept=intercept,
         platt_a=cal.a,
         platt_b=cal.b,
-        thresholds=Thresholds(cal.thresholds, cal.band, cal.allow_below),
+        thresholds=Thresholds(cal.thresholds, cal.band, cal.allow_below, cal.answer_shift),
         gate_coef=gate_coef,
         gate_intercept=gate_intercept,
         gate_platt=cal.gate_platt,
@@ -204,14 +205,68 @@ def candidate(
     th = _thresholds_at(op, band, best_f1)
     final = [replace(cl, thresholds=th) for cl in cls]
     on_validation = [i for i, e in enumerate(examples) if e.split == "validation"]
+    answers = [i for i, e in enumerate(examples) if e.id.startswith(config.answer_ids)]
+    shift = answer_shift([examples[i] for i in answers], [final[i] for i in answers],
+                         decisions, config)  # fmt: skip
     metrics = {
         **choice.meta(),
         "band": band,
         "restricted_threshold": round(op + band, 4),
         "allow_below": op,
+        "answer_shift": shift,
         "held_out": rates(examples, final, decisions),
         "validation": rates(
             [examples[i] for i in on_validation], [final[i] for i in on_validation], decisions
         ),
+        "answers": answer_rates(
+            [examples[i] for i in answers], [final[i] for i in answers], decisions, shift
+        ),
     }
-    return Calibration(a, b, gate_platt, dict(th.threshold), dict(th.band), op), metrics
+    return Calibration(a, b, gate_platt, dict(th.threshold), dict(th.band), op, shift), metrics
+
+
+def _read_as_answers(cls: Sequence[Classification], shift: float) -> list[Classification]:
+    return [
+        replace(cl, thresholds=replace(cl.thresholds, answer_shift=shift).for_answers())
+        for cl in cls
+    ]
+
+
+def answer_shift(
+    examples: Sequence[Example],
+    cls: Sequence[Classification],
+    decisions: Decisions,
+    config: TrainConfig,
+) -> float:
+    """How far above a request's limits an answer is read: chosen like the operating point
+    (furthest inside both targets, then fewest misses), on held-out answer-like text only.
+    0 when there is none, or when no shift does better."""
+    if not examples:
+        return 0.0
+    restricted = [decisions.expected(e.labels) != "allow" for e in examples]
+    n_r, n_a = max(sum(restricted), 1), max(len(restricted) - sum(restricted), 1)
+    best: tuple[float, float, float, float] | None = None
+    chosen = 0.0
+    for shift in config.answer_shift_grid:
+        flagged = [decisions.decide(cl) != "allow" for cl in _read_as_answers(cls, shift)]
+        miss = sum(r and not f for r, f in zip(restricted, flagged, strict=True)) / n_r
+        false_block = sum(f and not r for r, f in zip(restricted, flagged, strict=True)) / n_a
+        key = (round(objective(miss, false_block), 9), miss, false_block, float(shift))
+        if best is None or key < best:
+            best, chosen = key, float(shift)
+    return chosen
+
+
+def answer_rates(
+    examples: Sequence[Example], cls: Sequence[Classification], decisions: Decisions, shift: float
+) -> dict[str, Any]:
+    """The answer-like held-out examples read as requests and as answers."""
+    if not examples:
+        return {"n": 0}
+    as_requests = rates(examples, cls, decisions)
+    as_answers = rates(examples, _read_as_answers(cls, shift), decisions)
+    return {
+        "n": len(examples),
+        "as_requests": {k: as_requests[k] for k in ("miss_rate", "false_block_rate")},
+        "as_answers": {k: as_answers[k] for k in ("miss_rate", "false_block_rate")},
+    }

@@ -43,23 +43,30 @@ class Check:
         *,
         forward: bool = False,
         bound: dict[str, Any] | None = None,
+        answer: bool = False,
     ) -> Decision:
         """`forward`: an allow is forwarded, not answered, so its entry need not wait for the
         disk; `settle` makes sure it is there before this exchange answers anything.
-        `bound`: the rest of the forwarded request, bound into the subject hash."""
+        `bound`: the rest of the forwarded request, bound into the subject hash. `answer`:
+        the text is the model's answer (read with the answer thresholds)."""
         decision = await in_thread(
-            self.decider.decide, request, roles, defer_sync=forward, bound=bound
+            self.decider.decide, request, roles, defer_sync=forward, bound=bound, answer=answer
         )
         self._recorded(decision)
-        self._note("request", decision)
+        self._note("answer" if answer else "request", decision)
         return decision
 
     async def decide_many(
-        self, requests: Sequence[DecideRequest], roles: Sequence[frozenset[str]] | None = None
+        self,
+        requests: Sequence[DecideRequest],
+        roles: Sequence[frozenset[str]] | None = None,
+        answers: Sequence[bool] | None = None,
     ) -> list[Decision]:
+        """The model's output in one batch; `answers` flags its text answers (tool calls are
+        actions, read as requests)."""
         if not requests:
             return []
-        decisions = await in_thread(self.decider.decide_batch, requests, roles)
+        decisions = await in_thread(self.decider.decide_batch, requests, roles, answers=answers)
         self._recorded(decisions[0])
         self._note("answer", decisions[0])
         return decisions

@@ -177,7 +177,7 @@ async def release(check: Check, parked: Parked, ids: list[str]) -> Decision | No
             continue
         assert item.approval_id is not None
         grant = await check.grant(item.approval_id, item.request.subject())
-        decision = await check.decide(item.request, grant.roles)
+        decision = await check.decide(item.request, grant.roles, answer=item.kind == "text")
         if decision.failure:
             return decision
         item.decision = decision

@@ -209,7 +209,7 @@ class StreamChecker:
             return
         text = st.released + st.pending
         request = DecideRequest(text=text, context=self.check.context)
-        decision = await self.check.decide(request, self.check.granted)
+        decision = await self.check.decide(request, self.check.granted, answer=True)
         if decision.failure:
             yield self._fail(decision)
         elif decision.decision == "deny":

@@ -102,7 +102,8 @@ async def decide_items(check: Check, items: list[Item]) -> Decision | None:
     # A text answer to an approved request carries that approval; a tool call never does:
     # it is an action, approved on its own (its action token binds its exact content).
     roles = [check.granted if i.kind == "text" else frozenset() for i in items]
-    decisions = await check.decide_many([i.request for i in items], roles)
+    answers = [i.kind == "text" for i in items]
+    decisions = await check.decide_many([i.request for i in items], roles, answers)
     for item, decision in zip(items, decisions, strict=True):
         item.decision = decision
         if decision.failure:

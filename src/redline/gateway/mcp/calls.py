@@ -181,7 +181,7 @@ class ToolCalls:
         roles = await self._approver_roles(caller, call)
         decider = self.gateway.decider(caller.deployment, offered.server)
         request = DecideRequest(text=read.text, context=caller.context)
-        answer = await in_thread(decider.decide, request, roles)
+        answer = await in_thread(decider.decide, request, roles, answer=True)
         if answer.decision != "allow":
             return answers.withheld(name, call, answer)
         return answers.checked(name, result, call, answer)
