@@ -3,7 +3,10 @@ outside dev sets (../shared/eval-dev/*.csv, measured only) under provider-redlin
 by the doubt rule and by the band rule it replaced; latency (1 thread, and as the server
 runs it) and batched throughput.
 
-    .venv/bin/python bench/classifier.py [--quick] [--dev DIR] [--no-dev]
+    .venv/bin/python bench/classifier.py [--quick] [--dev DIR] [--no-dev] [--baseline REV]
+
+--baseline REV adds the classifier that git revision REV shipped (bench/baseline.py), so a
+retrain prints before and after side by side.
 """
 
 from __future__ import annotations
@@ -12,14 +15,17 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 # bench/ is on sys.path when this script runs.
+from baseline import baseline_classifier
 from quality import HEADER, on_csv, on_test, p50_ms, table
 from redline.classify.embed import load_embedder
 from redline.classify.head import load_head
 from redline.classify.model import ModelClassifier, default_threads, default_workers
 from redline.classify.rules import RuleClassifier
+from redline.classify.types import Classifier
 from redline.policy.pack import PackRegistry
 from redline.subject import Subject
 from redline.training.corpus import load_corpus
@@ -60,25 +66,27 @@ def percentiles(fn: Callable[[], object], n: int) -> tuple[float, float]:
     return statistics.median(times), times[min(len(times) - 1, int(0.99 * len(times)))]
 
 
-def quality(
-    rules: RuleClassifier, model: ModelClassifier, served: ModelClassifier, dev: list[Path], n: int
-) -> None:
+@dataclass(frozen=True)
+class Reader:
+    name: str
+    scored: Classifier  # what the quality figures come from
+    timed: Classifier  # what the p50 column times (the served configuration)
+
+
+def quality(readers: list[Reader], dev: list[Path], n: int) -> None:
     """Every reader on the test split and each dev set, both decision rules side by side."""
     test = load_corpus(splits=("test",))
     decisions = Decisions(PackRegistry().select(PACK))
     print(f"pack {PACK}; outside sets: {', '.join(str(p) for p in dev) or 'none'}")
     print(HEADER)
-    for reader, backend, timed in (
-        ("rules (" + rules.version + ")", rules, rules),
-        ("MiniLM-L6 + adapter (" + model.version[:19] + ")", model, served),
-    ):
-        rows = [on_test(backend, test, decisions)]
-        rows += [on_csv(backend, path, decisions) for path in dev]
-        for line in table(reader, rows, p50_ms(timed, decisions, SHORT, n)):
+    for r in readers:
+        rows = [on_test(r.scored, test, decisions)]
+        rows += [on_csv(r.scored, path, decisions) for path in dev]
+        for line in table(r.name, rows, p50_ms(r.timed, decisions, SHORT, n)):
             print(line, flush=True)
 
 
-def main(quick: bool = False, dev: list[Path] | None = None) -> None:
+def main(quick: bool = False, dev: list[Path] | None = None, baseline: str | None = None) -> None:
     dev = dev or []
     head = load_head()
     one = ModelClassifier(load_embedder(threads=1, workers=1), head)
@@ -87,7 +95,12 @@ def main(quick: bool = False, dev: list[Path] | None = None) -> None:
     served = ModelClassifier(load_embedder(threads=threads, workers=workers), head)
     rules = RuleClassifier()
     n = 30 if quick else 200
-    quality(rules, two, served, dev, n)
+    readers = [Reader("rules (" + rules.version + ")", rules, rules)]
+    if baseline:
+        old = baseline_classifier(baseline)
+        readers.append(Reader(f"{baseline} ({old.version[:19]})", old, old))
+    readers.append(Reader("MiniLM-L6 + adapter (" + two.version[:19] + ")", two, served))
+    quality(readers, dev, n)
     tokens = one.embedder.token_count(LONG.text or "")  # type: ignore[attr-defined]
     print(f"\nlatency (ms): model on 1 thread, served on {threads} (the server's default)")
     print(f"{'':35}{'p50':>7} {'p99':>7}")
@@ -126,4 +139,5 @@ def dev_sets(argv: list[str]) -> list[Path]:
 
 
 if __name__ == "__main__":
-    main(quick="--quick" in sys.argv, dev=dev_sets(sys.argv))
+    base = sys.argv[sys.argv.index("--baseline") + 1] if "--baseline" in sys.argv else None
+    main(quick="--quick" in sys.argv, dev=dev_sets(sys.argv), baseline=base)
