@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from redline.aggregate.bulk import with_bulk_rule
@@ -27,15 +27,6 @@ from redline.subject_hash import SubjectHasher
 from redline.trust import Trust, facts_from
 
 log = logging.getLogger("redline.decide")
-
-
-def read_as_answer(classification: Classification) -> Classification:
-    """A model's answer, read with the answer thresholds; the classifier's name says so."""
-    thresholds = classification.thresholds.for_answers()
-    if thresholds is classification.thresholds:
-        return classification
-    name = f"{classification.classifier} (read as an answer)"
-    return replace(classification, thresholds=thresholds, classifier=name)
 
 
 @dataclass(frozen=True)
@@ -113,7 +104,7 @@ class Decider:
             return self._record(requests, subjects, failed, durable=True)
         if answers is not None:
             classifications = [
-                read_as_answer(c) if a else c for c, a in zip(classifications, answers, strict=True)
+                c.as_answer() if a else c for c, a in zip(classifications, answers, strict=True)
             ]
         classified = time.perf_counter()
         decisions = [

@@ -11,7 +11,6 @@ import pytest
 
 from redline.classify.head import load_head, save_head
 from redline.classify.types import CategoryScore, Classification, Thresholds
-from redline.decider import read_as_answer
 from redline.policy.pack import PackRegistry
 from redline.subject import Subject
 from redline.taxonomy import CATEGORIES, RESTRICTED_CATEGORIES
@@ -56,20 +55,20 @@ def test_for_answers_raises_the_limit_and_the_restricted_thresholds_only() -> No
 
 def test_no_shift_leaves_an_answer_read_as_a_request() -> None:
     cl = scored({"harmful_content": 0.7})
-    assert read_as_answer(cl) is cl
+    assert cl.as_answer() is cl
 
 
 def test_an_answer_under_the_raised_limit_is_allowed_and_the_same_request_is_not() -> None:
     cl = scored({"harmful_content": 0.55, "general": 0.4}, shift=0.2)
     assert DECISIONS.decide(cl) != "allow"
-    answer = read_as_answer(cl)
+    answer = cl.as_answer()
     assert DECISIONS.decide(answer) == "allow"
     assert answer.classifier == "answer-test (read as an answer)"
 
 
 def test_a_near_certain_answer_is_still_denied_whatever_the_shift() -> None:
     cl = scored({"harmful_content": 0.97}, shift=0.4)
-    assert DECISIONS.decide(read_as_answer(cl)) == "deny"
+    assert DECISIONS.decide(cl.as_answer()) == "deny"
 
 
 def test_the_shift_is_the_smallest_that_allows_the_held_out_ordinary_answers() -> None:

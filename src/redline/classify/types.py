@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from redline.subject import Subject
@@ -93,6 +93,15 @@ class Classification:
 
     def as_dict(self, digits: int = 4) -> dict[str, float]:
         return {c: round(s.score, digits) for c, s in self.scores.items()}
+
+    def as_answer(self) -> Classification:
+        """Read as a model's answer, with the answer thresholds (Thresholds.for_answers); the
+        classifier's name says so. Unchanged where the thresholds carry no shift."""
+        thresholds = self.thresholds.for_answers()
+        if thresholds is self.thresholds:
+            return self
+        name = f"{self.classifier} (read as an answer)"
+        return replace(self, thresholds=thresholds, classifier=name)
 
 
 class Classifier(Protocol):

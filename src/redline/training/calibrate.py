@@ -3,7 +3,7 @@ choose its thresholds and the doubt limit (`allow_below`, policy/doubt.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -65,19 +65,33 @@ def operating_point(
     policy/doubt.py sums them) at or above which the request is flagged (hold or deny),
     chosen on validation: furthest inside both targets, then fewest misses."""
     grid = np.round(np.arange(0.02, 0.951, 0.01), 2)
-    best: tuple[float, float, float, float] | None = None
-    chosen = 0.5
     top = np.minimum(p[:, gated].sum(axis=1), 1.0) if gated else np.zeros(len(p))
     n_allow = max(int(expected_allow.sum()), 1)
     n_restricted = max(int((~expected_allow).sum()), 1)
-    for op in grid:
+
+    def at(op: float) -> Point:
         flagged = top >= op
-        miss = int((~expected_allow & ~flagged).sum()) / n_restricted
-        false_block = int((expected_allow & flagged).sum()) / n_allow
-        key = (round(objective(miss, false_block), 9), miss, false_block, float(op))
-        if best is None or key < best:
-            best, chosen = key, float(op)
-    return chosen
+        return Point(op, int((~expected_allow & ~flagged).sum()) / n_restricted,
+                     int((expected_allow & flagged).sum()) / n_allow)  # fmt: skip
+
+    return furthest_inside(at(float(op)) for op in grid)
+
+
+@dataclass(frozen=True)
+class Point:
+    """One candidate setting and the miss and false-block rates it gives."""
+
+    value: float
+    miss: float
+    false_block: float
+
+
+def furthest_inside(points: Iterable[Point]) -> float:
+    """The setting furthest inside both targets, then with the fewest misses, then the
+    fewest false blocks, then the smallest."""
+    best = min(points, key=lambda q: (round(objective(q.miss, q.false_block), 9), q.miss,
+                                      q.false_block, q.value))  # fmt: skip
+    return best.value
 
 
 def scored(
@@ -226,10 +240,8 @@ def candidate(
 
 
 def _read_as_answers(cls: Sequence[Classification], shift: float) -> list[Classification]:
-    return [
-        replace(cl, thresholds=replace(cl.thresholds, answer_shift=shift).for_answers())
-        for cl in cls
-    ]
+    return [replace(cl, thresholds=replace(cl.thresholds, answer_shift=shift)).as_answer()
+            for cl in cls]  # fmt: skip
 
 
 def answer_shift(
@@ -239,22 +251,16 @@ def answer_shift(
     config: TrainConfig,
 ) -> float:
     """How far above a request's limits an answer is read: chosen like the operating point
-    (furthest inside both targets, then fewest misses), on held-out answer-like text only.
-    0 when there is none, or when no shift does better."""
+    (`furthest_inside`), on held-out answer-like text only. 0 when there is none, or when
+    no shift does better."""
     if not examples:
         return 0.0
-    restricted = [decisions.expected(e.labels) != "allow" for e in examples]
-    n_r, n_a = max(sum(restricted), 1), max(len(restricted) - sum(restricted), 1)
-    best: tuple[float, float, float, float] | None = None
-    chosen = 0.0
-    for shift in config.answer_shift_grid:
-        flagged = [decisions.decide(cl) != "allow" for cl in _read_as_answers(cls, shift)]
-        miss = sum(r and not f for r, f in zip(restricted, flagged, strict=True)) / n_r
-        false_block = sum(f and not r for r, f in zip(restricted, flagged, strict=True)) / n_a
-        key = (round(objective(miss, false_block), 9), miss, false_block, float(shift))
-        if best is None or key < best:
-            best, chosen = key, float(shift)
-    return chosen
+
+    def at(shift: float) -> Point:
+        report = score(examples, _read_as_answers(cls, shift), decisions)
+        return Point(shift, report.miss_rate, report.false_block_rate)
+
+    return furthest_inside(at(shift) for shift in config.answer_shift_grid)
 
 
 def answer_rates(
