@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
+from redline.classify.model import ModelClassifier, load_model_classifier
+from redline.errors import ClassifierError
 from tests.support.server import Server, running
 
 POSTGRES_URL = os.environ.get(
@@ -59,3 +61,15 @@ def shared_srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """One such server for a whole module, for tests that do not depend on each other."""
     with running(tmp_path_factory.mktemp("srv")) as server:
         yield server
+
+
+@pytest.fixture(scope="module")
+def model() -> ModelClassifier:
+    """The shipped classifier (`make test` builds its model first). Without the model the
+    tests that need it are skipped, except under CI, where a missing model fails."""
+    try:
+        return load_model_classifier()
+    except ClassifierError as exc:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"the model is not built: {exc}")

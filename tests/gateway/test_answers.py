@@ -5,14 +5,12 @@ written, and an answer that itself carries out a restricted use does not."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from redline.classify.model import load_model_classifier
-from redline.errors import ClassifierError
+from redline.classify.model import ModelClassifier
 from tests.support.fake_upstream import Answer, GatewayEnv, gateway
 
 README = (
@@ -45,13 +43,7 @@ TARGET_LIST = (
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayEnv]:
-    try:
-        load_model_classifier()
-    except ClassifierError as exc:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(f"the model is not built: {exc}")
+def env(tmp_path_factory: pytest.TempPathFactory, model: ModelClassifier) -> Iterator[GatewayEnv]:
     with gateway(tmp_path_factory.mktemp("answers"), deployment_packs="provider-redlines",
                  classifier="model") as e:  # fmt: skip
         yield e
