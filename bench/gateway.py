@@ -13,7 +13,6 @@ back to back in this process (warm caches), and as Redline timed it inside the r
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -29,7 +28,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.support.bench import Servers, wait_for
+from tests.support.bench import Servers, processes_up, requester_key
 from tests.support.loopback import free_port
 
 from redline.classify.load import load_classifier
@@ -136,15 +135,13 @@ def servers(tmp: Path, classifier: str) -> Iterator[Servers]:
             stderr=subprocess.DEVNULL,
         ),
     ]
-    try:
-        wait_for(f"http://127.0.0.1:{rl_port}/healthz", STARTUP_S)
-        wait_for(f"http://127.0.0.1:{up_port}/v1/chat/completions", STARTUP_S)
-        key = json.loads((tmp / "local-keys.json").read_text())["demo-requester"]
+    ready = [
+        f"http://127.0.0.1:{rl_port}/healthz",
+        f"http://127.0.0.1:{up_port}/v1/chat/completions",
+    ]
+    with processes_up(procs, ready, STARTUP_S):
+        key = requester_key(tmp / "local-keys.json")
         yield Servers(f"http://127.0.0.1:{rl_port}", f"http://127.0.0.1:{up_port}/v1", key)
-    finally:
-        for p in procs:
-            p.terminate()
-            p.wait(timeout=20)
 
 
 Target = tuple[str, dict[str, str]]  # (url, headers)

@@ -12,7 +12,6 @@ Prints p50/p99 direct, through Redline, and what Redline adds.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -29,7 +28,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.support.bench import Servers, wait_for
+from tests.support.bench import Servers, processes_up, requester_key
 from tests.support.loopback import free_port
 
 from redline.approvals.token import PUBLIC_KEY_FILE, load_or_create_signing_key
@@ -73,15 +72,10 @@ def servers(tmp: Path, classifier: str) -> Iterator[Servers]:
         subprocess.Popen([sys.executable, *tool_args], **quiet),  # type: ignore[call-overload]
         subprocess.Popen(serve, **quiet),  # type: ignore[call-overload]
     ]
-    try:
-        wait_for(f"http://127.0.0.1:{rl_port}/healthz", STARTUP_S)
-        wait_for(f"http://127.0.0.1:{tools_port}/mcp", STARTUP_S)
-        key = json.loads((tmp / "local-keys.json").read_text())["demo-requester"]
+    ready = [f"http://127.0.0.1:{rl_port}/healthz", f"http://127.0.0.1:{tools_port}/mcp"]
+    with processes_up(procs, ready, STARTUP_S):
+        key = requester_key(tmp / "local-keys.json")
         yield Servers(f"http://127.0.0.1:{rl_port}/mcp", f"http://127.0.0.1:{tools_port}/mcp", key)
-    finally:
-        for p in procs:
-            p.terminate()
-            p.wait(timeout=20)
 
 
 @asynccontextmanager

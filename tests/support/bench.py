@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +37,27 @@ def wait_for(url: str, deadline_s: float) -> None:
         except httpx.TransportError:
             time.sleep(0.1)
     raise RuntimeError(f"{url} did not come up within {deadline_s:.0f} s")
+
+
+@contextmanager
+def processes_up(
+    procs: Sequence[subprocess.Popen[bytes]], ready: Sequence[str], deadline_s: float
+) -> Iterator[None]:
+    """Wait until every URL in `ready` answers; terminate `procs` on the way out, whatever
+    happened."""
+    try:
+        for url in ready:
+            wait_for(url, deadline_s)
+        yield
+    finally:
+        for p in procs:
+            p.terminate()
+            p.wait(timeout=20)
+
+
+def requester_key(local_keys: Path) -> str:
+    """The demo requester's key that `redline serve` wrote to REDLINE_LOCAL_KEYS."""
+    return str(json.loads(local_keys.read_text())["demo-requester"])
 
 
 @contextmanager
