@@ -11,16 +11,14 @@ retrain prints before and after side by side.
 
 from __future__ import annotations
 
-import statistics
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 # bench/ is on sys.path when this script runs.
 from baseline import baseline_classifier
-from quality import HEADER, on_csv, on_test, p50_ms, table
+from quality import HEADER, on_csv, on_test, p50_ms, percentiles, table
 from redline.classify.embed import load_embedder
 from redline.classify.head import load_head
 from redline.classify.model import ModelClassifier, default_threads, default_workers
@@ -53,17 +51,6 @@ CONVERSATION = Subject.model_validate(
         ]
     }
 )  # fmt: skip
-
-
-def percentiles(fn: Callable[[], object], n: int) -> tuple[float, float]:
-    fn()  # warm up
-    times = []
-    for _ in range(n):
-        t = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t) * 1000)
-    times.sort()
-    return statistics.median(times), times[min(len(times) - 1, int(0.99 * len(times)))]
 
 
 @dataclass(frozen=True)

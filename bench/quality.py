@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -85,6 +85,17 @@ def on_csv(classifier: Classifier, path: Path, decisions: Decisions) -> Measured
     for start in range(0, len(lines), BATCH):
         cls += classifier.classify_batch([x.subject for x in lines[start : start + BATCH]])
     return measure(f"{path.name} ({len(lines)})", cls, [x.restricted for x in lines], decisions)
+
+
+def percentiles(fn: Callable[[], object], n: int) -> tuple[float, float]:
+    fn()  # warm up
+    times = []
+    for _ in range(n):
+        t = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t) * 1000)
+    times.sort()
+    return statistics.median(times), times[min(len(times) - 1, int(0.99 * len(times)))]
 
 
 def p50_ms(classifier: Classifier, decisions: Decisions, subject: Subject, n: int) -> float:
