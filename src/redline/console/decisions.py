@@ -57,20 +57,15 @@ def _when(text: str) -> dt.datetime | None:
         return None
 
 
-def may_read_content(principal: Principal, entry: LedgerEntry) -> bool:
+def may_see(principal: Principal, entry: LedgerEntry, roles: frozenset[str]) -> bool:
+    """An admin sees every entry; anyone else only entries of their own deployment, and only
+    with one of `roles` (LIST_ROLES to list it, CONTENT_ROLES to read its content) or as
+    the entry's own requester."""
     if principal.is_admin:
         return True
     if principal.deployment != entry.deployment:
         return False
-    return bool(principal.roles & CONTENT_ROLES) or principal.id == entry.principal
-
-
-def may_list(principal: Principal, entry: LedgerEntry) -> bool:
-    if principal.is_admin:
-        return True
-    if principal.deployment != entry.deployment:
-        return False
-    return bool(principal.roles & LIST_ROLES) or principal.id == entry.principal
+    return bool(principal.roles & roles) or principal.id == entry.principal
 
 
 def matches(entry: LedgerEntry, f: Filters) -> bool:
@@ -120,9 +115,9 @@ def find(store: LedgerStore, principal: Principal, f: Filters) -> list[Row]:
         except ValidationError:
             log.error("ledger entry %d does not parse; run `redline ledger verify`", index)
             continue
-        if not (may_list(principal, entry) and matches(entry, f)):
+        if not (may_see(principal, entry, LIST_ROLES) and matches(entry, f)):
             continue
-        if may_read_content(principal, entry):
+        if may_see(principal, entry, CONTENT_ROLES):
             content, note = _content(store, index)
             rows.append(Row(index, entry, content, note))
         else:
