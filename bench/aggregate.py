@@ -22,6 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from tests.support.bench import percentile
+
 from redline.aggregate.counter import Counter
 from redline.aggregate.store import AggregateStore
 from redline.classify.rules import RuleClassifier
@@ -32,10 +34,6 @@ from redline.subject import Context, DecideRequest, PrincipalRef, ToolCall
 from redline.trust import Trust
 
 PACKS = "provider-redlines,all-lawful-purposes,eu-ai-act-art5"
-
-
-def pct(values: list[float], q: int) -> float:
-    return statistics.quantiles(values, n=100)[q - 1]
 
 
 def request(i: int, name: str, arguments: dict[str, object]) -> DecideRequest:
@@ -87,7 +85,7 @@ def main() -> None:
             without = timed(plain, requests)
             with_agg = timed(counted, requests)
             base, agg = statistics.median(without), statistics.median(with_agg)
-            p99 = pct(with_agg, 99)
+            p99 = percentile(with_agg, 99)
             print(f"{kind:16} {base:9.3f} ms {agg:7.3f} ms {p99:7.3f} ms {agg - base:7.3f} ms")
         ledger.close()
 

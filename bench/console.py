@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -85,8 +86,8 @@ def main() -> None:
         print(f"{'key':<14}{'where':<10}{'p50 ms':>9}{'p90 ms':>9}")
         for name, key in keys.items():
             bearer = {"authorization": f"Bearer {key}"}
-            api = timed(lambda h=bearer: client.get("/v1/approvals", headers=h), args.rounds, 401)
-            console = timed(lambda k=key: form.post(k), args.rounds, 401, form.next_nonce)
+            api = timed(partial(client.get, "/v1/approvals", headers=bearer), args.rounds, 401)
+            console = timed(partial(form.post, key), args.rounds, 401, form.next_nonce)
             report(name, "API", api)
             report(name, "console", console)
         report(

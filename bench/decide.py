@@ -10,7 +10,6 @@ latency p50/p99 and throughput against a real server on a loopback port.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
 import threading
@@ -22,7 +21,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.support.bench import bench_server
+from tests.support.bench import bench_server, percentile
 
 from redline.classify.rules import RuleClassifier
 from redline.policy.compose import compose
@@ -43,10 +42,6 @@ TEXTS = [
 PACKS = "provider-redlines,all-lawful-purposes,dodd-3000-09,eu-ai-act-art5"
 
 
-def pct(values: list[float], q: float) -> float:
-    return statistics.quantiles(values, n=100)[int(q) - 1] if len(values) > 1 else values[0]
-
-
 def policy_eval(n: int) -> None:
     packs = PackRegistry().select(PACKS)
     rules = RuleClassifier()
@@ -63,8 +58,8 @@ def policy_eval(n: int) -> None:
             compose(evaluator, packs, c, f)
             times.append((time.perf_counter() - t0) * 1e3)
         print(
-            f"policy evaluation, 4 packs composed, {label:8}: p50 {pct(times, 50):.3f} ms"
-            f"  p99 {pct(times, 99):.3f} ms  (target p50 <= 0.3 ms)"
+            f"policy evaluation, 4 packs composed, {label:8}: p50 {percentile(times, 50):.3f} ms"
+            f"  p99 {percentile(times, 99):.3f} ms  (target p50 <= 0.3 ms)"
         )
 
 
@@ -85,15 +80,16 @@ def http(n: int, concurrency: int) -> None:
 
         serial = [one(i) for i in range(min(n, 500))]
         print(
-            f"/v1/decide sequential    : p50 {pct(serial, 50):.2f} ms  p99 {pct(serial, 99):.2f} ms"
+            f"/v1/decide sequential    : p50 {percentile(serial, 50):.2f} ms  "
+            f"p99 {percentile(serial, 99):.2f} ms"
         )
         t0 = time.perf_counter()
         with ThreadPoolExecutor(concurrency) as pool:
             lat = list(pool.map(one, range(n)))
         wall = time.perf_counter() - t0
         print(
-            f"/v1/decide {concurrency} clients     : p50 {pct(lat, 50):.2f} ms  "
-            f"p99 {pct(lat, 99):.2f} ms  throughput {n / wall:.0f} decisions/s"
+            f"/v1/decide {concurrency} clients     : p50 {percentile(lat, 50):.2f} ms  "
+            f"p99 {percentile(lat, 99):.2f} ms  throughput {n / wall:.0f} decisions/s"
         )
 
 

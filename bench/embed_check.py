@@ -12,11 +12,16 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.support.bench import ms_percentile
 
 from redline.classify.embed import Embedder, default_model_dir, load_embedder
 
@@ -42,10 +47,6 @@ def timed(
         fn()
         out.append(clock() - t)
     return out
-
-
-def pct(xs: list[float], q: float) -> float:
-    return float(np.percentile(xs, q)) * 1e3
 
 
 def padded_batch(e: Embedder, texts: list[str]) -> Callable[[], object]:
@@ -75,8 +76,9 @@ def main() -> None:
     lat = timed(lambda: one.embed([text]), args.rounds)
     cpu = timed(lambda: one.embed([text]), args.rounds, clock=time.process_time)
     print(
-        f"latency 1 thread    p50 {pct(lat, 50):6.2f} ms   p99 {pct(lat, 99):6.2f} ms   "
-        f"(CPU time p50 {pct(cpu, 50):.2f} ms: contention-free estimate)"
+        f"latency 1 thread    p50 {ms_percentile(lat, 50):6.2f} ms   "
+        f"p99 {ms_percentile(lat, 99):6.2f} ms   "
+        f"(CPU time p50 {ms_percentile(cpu, 50):.2f} ms: contention-free estimate)"
     )
 
     batch = (SHORT * 4)[:32]
@@ -96,7 +98,7 @@ def main() -> None:
         ts = timed(lambda e=e: e.embed([long]), n)  # type: ignore[misc]
         print(
             f"{one.token_count(long)} tokens ({windows} windows), {name:9s} "
-            f"p50 {pct(ts, 50):6.1f} ms"
+            f"p50 {ms_percentile(ts, 50):6.1f} ms"
         )
     for e in (one, intra2, conc2):
         e.close()

@@ -28,7 +28,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.support.bench import Servers, processes_up, requester_key
+from tests.support.bench import Servers, ms_percentile, processes_up, requester_key
 from tests.support.loopback import free_port
 
 from redline.classify.load import load_classifier
@@ -45,11 +45,6 @@ ANSWER = (
     "checks tyres and oil before departure, and the supply officer signs the fuel log. "
     "Radio checks every thirty minutes; return before dusk."
 )
-
-
-def pct(xs: list[float], q: float) -> float:
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(q * len(xs)))] * 1000
 
 
 def timed(fn: Callable[[], object], n: int) -> list[float]:
@@ -203,32 +198,36 @@ def measure_in_process(out: Figures, classifier_name: str, tmp: Path, n: int) ->
 
 
 def report(f: Figures, n: int, classifier: str, concurrency: int) -> None:
-    added = pct(f.lat_via, 0.5) - pct(f.lat_direct, 0.5)
-    target = pct(f.cls, 0.5) + 5
+    added = ms_percentile(f.lat_via, 50) - ms_percentile(f.lat_direct, 50)
+    target = ms_percentile(f.cls, 50) + 5
     # The same two classifications as timed inside Redline, on the requests measured above.
     in_server = [st["classify-request"] + st["classify-answer"] for st in f.seen]
-    target_in_server = pct(in_server, 0.5) + 5
+    target_in_server = ms_percentile(in_server, 50) + 5
     print(
         f"chat gateway benchmark: {n} requests, classifier {classifier}, "
         f"concurrency {concurrency} for throughput"
     )
     print(f"{'':28}{'direct':>10}{'redline':>10}{'added':>10}{'ratio':>8}")
     for name, a, b in (
-        ("latency p50 (ms)", pct(f.lat_direct, 0.5), pct(f.lat_via, 0.5)),
-        ("latency p99 (ms)", pct(f.lat_direct, 0.99), pct(f.lat_via, 0.99)),
-        ("stream TTFT p50 (ms)", pct(f.t_direct, 0.5), pct(f.t_via, 0.5)),
-        ("stream TTFT p99 (ms)", pct(f.t_direct, 0.99), pct(f.t_via, 0.99)),
+        ("latency p50 (ms)", ms_percentile(f.lat_direct, 50), ms_percentile(f.lat_via, 50)),
+        ("latency p99 (ms)", ms_percentile(f.lat_direct, 99), ms_percentile(f.lat_via, 99)),
+        ("stream TTFT p50 (ms)", ms_percentile(f.t_direct, 50), ms_percentile(f.t_via, 50)),
+        ("stream TTFT p99 (ms)", ms_percentile(f.t_direct, 99), ms_percentile(f.t_via, 99)),
     ):
         print(f"{name:28}{a:10.2f}{b:10.2f}{b - a:10.2f}{b / a:8.2f}")
     ratio = f.rps_via / f.rps_direct
     print(f"{'requests/s':28}{f.rps_direct:10.1f}{f.rps_via:10.1f}{'':10}{ratio:8.2f}")
-    print(f"classifier p50 (conversation + answer): {pct(f.cls, 0.5):.2f} ms")
-    print(f"one decision p50 (classify, evaluate, durable ledger append): {pct(f.dec, 0.5):.2f} ms;"
-          " a request makes two")  # fmt: skip
+    print(f"classifier p50 (conversation + answer): {ms_percentile(f.cls, 50):.2f} ms")
+    print("one decision p50 (classify, evaluate, durable ledger append): "
+          f"{ms_percentile(f.dec, 50):.2f} ms; a request makes two")  # fmt: skip
     names = sorted({k for st in f.seen for k in st}, key=lambda k: (k.split("-")[-1], k))
     print("inside Redline, p50 (Server-Timing): " + ", ".join(
-        f"{k} {pct([st.get(k, 0.0) for st in f.seen], 0.5):.2f}" for k in names))  # fmt: skip
-    print(f"classifier p50 inside Redline (conversation + answer): {pct(in_server, 0.5):.2f} ms")
+        f"{k} {ms_percentile([st.get(k, 0.0) for st in f.seen], 50):.2f}"
+        for k in names))  # fmt: skip
+    print(
+        "classifier p50 inside Redline (conversation + answer): "
+        f"{ms_percentile(in_server, 50):.2f} ms"
+    )
     for label, limit in (("back to back, in this process", target),
                          ("inside Redline, same requests", target_in_server)):  # fmt: skip
         verdict = "MET" if added <= limit else "MISSED"

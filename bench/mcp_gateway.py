@@ -28,7 +28,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.support.bench import Servers, processes_up, requester_key
+from tests.support.bench import Servers, ms_percentile, processes_up, requester_key
 from tests.support.loopback import free_port
 
 from redline.approvals.token import PUBLIC_KEY_FILE, load_or_create_signing_key
@@ -46,11 +46,6 @@ packs = ["provider-redlines"]
 [mcp_servers.tools]
 url = "http://127.0.0.1:{tools}/mcp"
 """
-
-
-def pct(xs: list[float], q: float) -> float:
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(q * len(xs)))] * 1000
 
 
 @contextmanager
@@ -131,10 +126,10 @@ def main() -> None:
         )
     print(f"MCP tools/call get_weather, {args.calls} calls each, classifier {args.classifier}")
     print(f"{'':24}{'p50 ms':>10}{'p99 ms':>10}")
-    print(f"{'direct':24}{pct(lat_direct, 0.5):10.2f}{pct(lat_direct, 0.99):10.2f}")
-    print(f"{'through Redline':24}{pct(lat_via, 0.5):10.2f}{pct(lat_via, 0.99):10.2f}")
-    added50 = pct(lat_via, 0.5) - pct(lat_direct, 0.5)
-    added99 = pct(lat_via, 0.99) - pct(lat_direct, 0.99)
+    for name, lat in (("direct", lat_direct), ("through Redline", lat_via)):
+        print(f"{name:24}{ms_percentile(lat, 50):10.2f}{ms_percentile(lat, 99):10.2f}")
+    added50 = ms_percentile(lat_via, 50) - ms_percentile(lat_direct, 50)
+    added99 = ms_percentile(lat_via, 99) - ms_percentile(lat_direct, 99)
     print(f"{'added by Redline':24}{added50:10.2f}{added99:10.2f}")
 
 

@@ -7,10 +7,15 @@ Measure only: nothing here chooses a threshold or a setting.
 from __future__ import annotations
 
 import statistics
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.support.bench import percentile
 
 from redline.classify.types import Classification, Classifier
 from redline.policy.doubt import restricting
@@ -94,8 +99,7 @@ def percentiles(fn: Callable[[], object], n: int) -> tuple[float, float]:
         t = time.perf_counter()
         fn()
         times.append((time.perf_counter() - t) * 1000)
-    times.sort()
-    return statistics.median(times), times[min(len(times) - 1, int(0.99 * len(times)))]
+    return statistics.median(times), percentile(times, 99)
 
 
 def p50_ms(classifier: Classifier, decisions: Decisions, subject: Subject, n: int) -> float:

@@ -27,6 +27,17 @@ class Servers:
     key: str
 
 
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-th percentile (0 to 100) of values by nearest rank, in the values' own unit."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
+
+
+def ms_percentile(seconds: Sequence[float], q: float) -> float:
+    """The q-th percentile of durations in seconds, in milliseconds."""
+    return 1e3 * percentile(seconds, q)
+
+
 def wait_for(url: str, deadline_s: float) -> None:
     """Poll `url` until it answers at all, or raise RuntimeError after `deadline_s`."""
     end = time.monotonic() + deadline_s
