@@ -29,9 +29,13 @@ class TrainConfig:
     gate_units: tuple[str, ...] = ("parts",)
     band_grid: tuple[float, ...] = tuple(round(0.02 * i, 2) for i in range(21))
     pack: str = "provider-redlines"
-    # Text that asks for nothing (answers, documents, comments, fiction: rounds 7 and 8, by
-    # id prefix): the held-out examples the answer shift is chosen on (Thresholds.for_answers).
-    answer_ids: tuple[str, ...] = ("ra-", "rc-", "rn-", "rt-", "rv-")
+    # Text that asks for nothing (answers, documents, comments, fiction, posts and messages:
+    # rounds 7, 8 and 9, by id prefix): the held-out examples the answer shift is chosen on
+    # (Thresholds.for_answers).
+    answer_ids: tuple[str, ...] = (
+        *("ra-", "rc-", "rn-", "rt-", "rv-"),
+        *("rh-", "rx-", "rw-", "rd-", "rl-", "ro-", "rj-"),
+    )
     answer_shift_grid: tuple[float, ...] = tuple(round(0.02 * i, 2) for i in range(21))
     # Cross-fitting folds (fold_of: the group hash mod 5; 1 is the validation split, 0 the
     # test split and never here). Each is held out once; its figures pool into the choice.
