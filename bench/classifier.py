@@ -14,6 +14,7 @@ from __future__ import annotations
 import sys
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 # bench/ is on sys.path when this script runs.
@@ -93,9 +94,9 @@ def main(quick: bool = False, dev: list[Path] | None = None, baseline: str | Non
     print(f"{'':35}{'p50':>7} {'p99':>7}")
     for name, subject in (("short request", SHORT), (f"{tokens}-token request", LONG),
                           ("10-turn conversation", CONVERSATION)):  # fmt: skip
-        p50, p99 = percentiles(lambda s=subject: one.classify(s), n)  # type: ignore[misc]
-        p50r, p99r = percentiles(lambda s=subject: rules.classify(s), n)  # type: ignore[misc]
-        p50s, p99s = percentiles(lambda s=subject: served.classify(s), n)  # type: ignore[misc]
+        p50, p99 = percentiles(partial(one.classify, subject), n)
+        p50r, p99r = percentiles(partial(rules.classify, subject), n)
+        p50s, p99s = percentiles(partial(served.classify, subject), n)
         print(f"  model  {name:<25} {p50:>7.2f} {p99:>7.2f}")
         print(f"  served {name:<25} {p50s:>7.2f} {p99s:>7.2f}  {p50 / p50s:.2f}x faster")
         print(f"  rules  {name:<25} {p50r:>7.2f} {p99r:>7.2f}")

@@ -103,13 +103,7 @@ def percentiles(fn: Callable[[], object], n: int) -> tuple[float, float]:
 
 
 def p50_ms(classifier: Classifier, decisions: Decisions, subject: Subject, n: int) -> float:
-    classifier.classify(subject)
-    times = []
-    for _ in range(n):
-        t = time.perf_counter()
-        decisions.decide(classifier.classify(subject))
-        times.append((time.perf_counter() - t) * 1000)
-    return statistics.median(times)
+    return percentiles(lambda: decisions.decide(classifier.classify(subject)), n)[0]
 
 
 def table(reader: str, rows: Sequence[Measured], p50: float) -> list[str]:
