@@ -23,7 +23,7 @@ def test_migrations_match_the_table_definitions(
     migrate(engine)  # idempotent: a second start changes nothing
     with engine.connect() as conn:
         ctx = MigrationContext.configure(conn)
-        assert ctx.get_current_revision() == "0004"
+        assert ctx.get_current_revision() == "0005"
         diff = compare_metadata(ctx, metadata)
     assert diff == [], f"migrations and table definitions differ: {diff}"
     names = set(inspect(engine).get_table_names())

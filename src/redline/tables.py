@@ -57,6 +57,7 @@ approvals_table = Table(
     Column("subject_hash", String(64), nullable=False),
     Column("kind", String(16), nullable=False),
     Column("content", Text, nullable=False),
+    Column("bound", Text, nullable=True),  # the model and parameters (sealed like content)
     Column("categories", Text, nullable=False),
     Column("decided_by", Text, nullable=False),
     Column("evidence", Text, nullable=False),

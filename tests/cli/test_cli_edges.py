@@ -93,6 +93,20 @@ def test_token_verify_for_a_chat_hold_takes_the_approval_content(
     assert _verify(token, content, tmp_path, env).exit_code == 1
 
 
+def test_approvals_show_prints_the_model_and_parameters_bound(env: GatewayEnv) -> None:
+    with pytest.raises(openai.ConflictError) as held:
+        _ask(env, FORCE, temperature=0.7)
+    approval_id = held.value.body["details"]["approval_id"]  # type: ignore[index]
+    shown = runner.invoke(
+        app,
+        ["approvals", "show", approval_id, "--url", env.url],
+        env={"REDLINE_API_KEY": env.keys["commander"], "COLUMNS": "200"},
+    )
+    assert shown.exit_code == 0, shown.output
+    bound = shown.stdout.split("forwarded with (bound too):", 1)[1]
+    assert json.loads(bound) == {"model": "alpha-1", "temperature": 0.7}
+
+
 def test_approvals_list_keeps_whole_ids_at_80_columns(env: GatewayEnv) -> None:
     prompt = "Plan the battery's fire mission for the morning, then act."
     env.fake.answers[prompt] = Answer(

@@ -8,15 +8,19 @@ the one error shape; an approval binds the whole forwarded request.
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import openai
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 
+from tests.support.console import sign_in
 from tests.support.fake_upstream import GatewayEnv, gateway
 
 SAFE = "Summarise the convoy fuel plan for tomorrow."
@@ -167,6 +171,45 @@ def test_an_approval_binds_the_whole_forwarded_request(
     assert out.choices[0].message.content == f"You said: {FORCE}"
     sent = env.fake.received[-1]
     assert (sent["model"], sent["tools"], sent["temperature"]) == ("alpha-1", [WEATHER], 0.2)
+
+
+def test_the_approver_sees_the_model_and_parameters_the_approval_binds(
+    env: GatewayEnv,
+) -> None:
+    approval_id = _hold(env, tools=[WEATHER], temperature=0.2, stop=["END"])
+    bound = {"model": "alpha-1", "temperature": 0.2, "stop": ["END"]}
+    r = httpx.get(
+        f"{env.url}/v1/approvals/{approval_id}",
+        headers={"authorization": f"Bearer {env.keys['commander']}"},
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["bound"] == bound
+    assert r.json()["content"]["tools"] == [WEATHER]  # the tools are in what is decided
+    # Sealed at rest like the content: the parameters can quote content too.
+    db = sqlite3.connect(env.settings.db)
+    (stored,) = db.execute("SELECT bound FROM approvals WHERE id = ?", (approval_id,)).fetchone()
+    db.close()
+    assert stored.startswith("rlc1:") and "END" not in stored
+    page = sign_in(env, "commander").get(f"/console/approvals/{approval_id}")
+    assert page.status_code == 200
+    table = page.text.split('id="bound"', 1)[1].split("</table>", 1)[0]
+    for name, value in bound.items():
+        assert f'<th>{name}</th><td class="wrap"><code>{json.dumps(value)}</code>' in table
+
+
+def test_swapped_parameters_fail_closed(env: GatewayEnv) -> None:
+    # Someone with the database moves one approval's sealed parameters onto another.
+    first, second = _hold(env, temperature=0.9), _hold(env, temperature=0.1)
+    db = sqlite3.connect(env.settings.db, isolation_level=None)
+    (stored,) = db.execute("SELECT bound FROM approvals WHERE id = ?", (first,)).fetchone()
+    db.execute("UPDATE approvals SET bound = ? WHERE id = ?", (stored, second))
+    db.close()
+    r = httpx.get(
+        f"{env.url}/v1/approvals/{second}",
+        headers={"authorization": f"Bearer {env.keys['commander']}"},
+    )
+    assert r.status_code == 500 and r.json()["error"]["code"] == "stored_content_invalid"
+    assert f"approval {second}'s parameters does not decrypt" in r.json()["error"]["message"]
 
 
 def test_streaming_is_not_part_of_the_binding(env: GatewayEnv) -> None:

@@ -8,7 +8,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -36,7 +36,17 @@ def csrf_of(html: str) -> str:
     return found.group(1)
 
 
-def sign_in(srv: Server, who: str, **headers: str) -> httpx.Client:
+class Served(Protocol):
+    """A running Redline: `Server`, or the gateway in front of the fake upstream."""
+
+    @property
+    def base(self) -> str: ...
+
+    @property
+    def keys(self) -> dict[str, str]: ...
+
+
+def sign_in(srv: Served, who: str, **headers: str) -> httpx.Client:
     """An httpx client signed in to the console as `who` through the sign-in form."""
     client = httpx.Client(base_url=srv.base, timeout=30, headers=headers)
     page = client.get("/console/login")

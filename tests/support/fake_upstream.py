@@ -147,6 +147,10 @@ class GatewayEnv:
         with serve(create_app(self.settings)) as url:
             yield url
 
+    @property
+    def base(self) -> str:
+        return self.url
+
     def client(self, who: str = "requester", **kw: Any) -> Any:
         from openai import OpenAI
 

@@ -9,8 +9,9 @@ decision allows is the action token issued.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from redline.auth.principal import Principal
 from redline.decision import Decision
@@ -31,8 +32,16 @@ class ApprovalGate(Protocol):
     """What the decide path needs of the approval workflow: open an approval for a hold,
     and check the grant a resumed request names."""
 
-    def open_for_hold(self, decision: Decision, subject: Subject, requester: Principal) -> str:
-        """Create (durably, with a ledger event) the approval request for a hold; its id."""
+    def open_for_hold(
+        self,
+        decision: Decision,
+        subject: Subject,
+        requester: Principal,
+        bound: Mapping[str, Any] | None = None,
+    ) -> str:
+        """Create (durably, with a ledger event) the approval request for a hold; its id.
+        `bound`: the model and parameters the request would be forwarded with, shown to
+        the approvers (the subject hash binds them already)."""
         ...
 
     def grant_for(self, approval_id: str, subject_hash: str, requester: Principal) -> Grant:

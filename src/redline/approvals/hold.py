@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from redline.approvals.models import ApprovalState
 from redline.auth.principal import Principal, join_roles
+from redline.clock import utcnow
 from redline.decision import Decision
 from redline.errors import StoreError
+from redline.ledger.content import seal_text
 from redline.settings import Settings
 from redline.subject import Subject
 
@@ -19,6 +22,11 @@ class HoldTerms:
     roles: list[str]  # every one of them must approve (sorted)
     needed: int  # approvers: 2 under a deployment's two-person rule
     ttl_s: float  # the approval expires this long after it opens
+
+    def detail(self, now: float) -> dict[str, Any]:
+        """The terms as the `approval.opened` ledger event records them."""
+        expires = utcnow(now + self.ttl_s)
+        return {"roles_required": self.roles, "approvers_needed": self.needed, "expires": expires}
 
 
 def hold_terms(decision: Decision, requester: Principal, settings: Settings) -> HoldTerms:
@@ -33,6 +41,25 @@ def hold_terms(decision: Decision, requester: Principal, settings: Settings) -> 
     }
     ttl = (config.approval_ttl_s if config else None) or settings.approval_ttl_s
     return HoldTerms(roles=roles, needed=2 if rules & two else 1, ttl_s=ttl)
+
+
+def bound_key(approval_id: str) -> str:
+    """What an approval's sealed model and parameters are bound to: not its content's id,
+    so the two ciphertexts cannot be swapped."""
+    return f"{approval_id} bound"
+
+
+def sealed(
+    values: dict[str, Any], bound: Mapping[str, Any] | None, content_key: bytes | None
+) -> dict[str, Any]:
+    """The row with its content, and the model and parameters where given, sealed under
+    the content key: a parameter can quote content too (a `stop` string, `metadata`)."""
+    approval_id = values["id"]
+    out = {**values, "content": seal_text(values["content"], content_key, approval_id)}
+    if bound:
+        text = json.dumps(dict(bound), ensure_ascii=False, sort_keys=True)
+        out["bound"] = seal_text(text, content_key, bound_key(approval_id))
+    return out
 
 
 def hold_values(

@@ -51,6 +51,9 @@ class ApprovalDetail(ApprovalSummary):
     evidence: list[dict[str, Any]]
     release: dict[str, Any] | None
     content: dict[str, Any]
+    # The model and parameters a held chat request goes upstream with; the approval binds
+    # them as well as `content` (empty where nothing else is forwarded).
+    bound: dict[str, Any] = Field(default_factory=dict)
     votes: list[Vote]
     reject_reason: str | None = None
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Row, select
 
+from redline.approvals.hold import bound_key
 from redline.approvals.models import ApprovalDetail, ApprovalSummary, Vote
 from redline.auth.principal import Principal, parse_roles
 from redline.errors import ForbiddenError, NotFoundError
@@ -92,6 +93,15 @@ def summary_fields(row: Row[Any], n_approvals: int) -> dict[str, Any]:
     )
 
 
+def _bound(row: Row[Any], content_key: bytes | None) -> dict[str, Any]:
+    """The model and parameters the approval binds ({} where none were stored)."""
+    if row.bound is None:
+        return {}
+    what = f"approval {row.id}'s parameters"
+    bound: dict[str, Any] = json.loads(unseal_text(row.bound, content_key, bound_key(row.id), what))
+    return bound
+
+
 def approval_detail(
     engine: Engine, row: Row[Any], content_key: bytes | None = None
 ) -> ApprovalDetail:
@@ -112,6 +122,7 @@ def approval_detail(
         content=json.loads(
             unseal_text(row.content, content_key, row.id, f"approval {row.id}'s content")
         ),
+        bound=_bound(row, content_key),
         votes=[
             Vote(
                 approver=v.approver,

@@ -13,7 +13,7 @@ import hmac
 import logging
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -22,7 +22,7 @@ from sqlalchemy.exc import OperationalError
 
 from redline.approvals.api import Grant
 from redline.approvals.events import approval_entry
-from redline.approvals.hold import hold_terms, hold_values
+from redline.approvals.hold import hold_terms, hold_values, sealed
 from redline.approvals.models import (
     ApprovalDetail,
     ApprovalState,
@@ -49,7 +49,6 @@ from redline.approvals.token import (
 )
 from redline.approvals.voting import Outcome, approve_votes, cast_vote
 from redline.auth.principal import Principal, parse_roles
-from redline.clock import utcnow
 from redline.db import make_engine, migrate
 from redline.decision import Decision
 from redline.errors import (
@@ -59,7 +58,6 @@ from redline.errors import (
     StoreError,
     VerificationError,
 )
-from redline.ledger.content import seal_text
 from redline.ledger.store import DecisionStore, Sealed
 from redline.settings import Settings
 from redline.subject import Subject
@@ -111,23 +109,23 @@ class ApprovalService:
             ) from exc
 
     # -- the ApprovalGate protocol ------------------------------------------------------
-    def open_for_hold(self, decision: Decision, subject: Subject, requester: Principal) -> str:
+    def open_for_hold(
+        self,
+        decision: Decision,
+        subject: Subject,
+        requester: Principal,
+        bound: Mapping[str, Any] | None = None,
+    ) -> str:
         terms = hold_terms(decision, requester, self.settings)
         now = time.time()
         approval_id = "ap_" + secrets.token_hex(12)
         values = hold_values(approval_id, decision, subject, requester, terms, now)
-        values["content"] = seal_text(values["content"], self.content_key, approval_id)
         with self.engine.begin() as conn:
-            conn.execute(insert(approvals_table).values(**values))
+            conn.execute(insert(approvals_table).values(**sealed(values, bound, self.content_key)))
             row = fetch_row(conn, approval_id)
         assert row is not None
-        detail = {
-            "roles_required": terms.roles,
-            "approvers_needed": terms.needed,
-            "expires": utcnow(now + terms.ttl_s),
-        }
         try:
-            self._ledger("opened", row, requester.id, now, detail)
+            self._ledger("opened", row, requester.id, now, terms.detail(now))
         except StoreError:
             with self.engine.begin() as conn:  # no approval without its ledger record
                 conn.execute(approvals_table.delete().where(approvals_table.c.id == approval_id))

@@ -77,6 +77,9 @@ def show(
         out.print(f"  evidence {e['category']} {e['score']}: {e.get('detail', '')}")
     out.print("request:")
     out.print_json(json.dumps(a["content"]))
+    if a.get("bound"):
+        out.print("forwarded with (bound too):")
+        out.print_json(json.dumps(a["bound"]))
     for v in a["votes"]:
         out.print(f"  {v['vote']} by {v['approver']} {v.get('comment', '')}")
 

@@ -121,11 +121,13 @@ class Check:
         """The `Server-Timing` header of this exchange's stages so far."""
         return server_timing(self.stages)
 
-    async def open_hold(self, decision: Decision, subject: Subject) -> str | None:
+    async def open_hold(
+        self, decision: Decision, subject: Subject, bound: dict[str, Any] | None = None
+    ) -> str | None:
         if self.approvals is None:
             return None
         approval_id = await in_thread(
-            self.approvals.open_for_hold, decision, subject, self.principal
+            self.approvals.open_for_hold, decision, subject, self.principal, bound
         )
         decision.approval_id = approval_id
         return approval_id

@@ -129,7 +129,7 @@ async def chat_completions(
     if decision.decision == "deny":
         return denied(decision)
     if decision.decision == "hold":
-        return held(decision, await check.open_hold(decision, asked.subject()))
+        return held(decision, await check.open_hold(decision, asked.subject(), bound))
     info: dict[str, Any] = {
         "decision": decision.decision,
         "ledger_index": decision.ledger_index,
