@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -100,6 +100,14 @@ def test_every_example_is_held_out_once_by_a_fold_that_never_fitted_it() -> None
 def test_train_wants_an_encoder_per_fold() -> None:
     with pytest.raises(ValueError, match="folds"):
         train(_small_subset(), {1: FAKE}, FAKE, SMALL)
+
+
+def test_one_fold_chooses_on_the_validation_split_alone() -> None:
+    # `redline train --folds 1`: two adapters instead of five on a 2-core machine.
+    subset = _small_subset()
+    _, meta = train(subset, {1: FAKE}, FAKE, replace(SMALL, folds=(1,)))
+    assert meta["folds"] == [1]
+    assert meta["n_held_out"] == sum(e.split == "validation" for e in subset)
 
 
 def test_training_is_deterministic(tmp_path: Path) -> None:

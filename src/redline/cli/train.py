@@ -25,6 +25,13 @@ ModelDirOpt = Annotated[
     Path | None,
     typer.Option("--model-dir", envvar="REDLINE_MODEL_DIR", help="Built embedding model."),
 ]
+FoldsOpt = Annotated[
+    str,
+    typer.Option(
+        help="The training-side folds held out in turn, comma-separated (1 is the validation "
+        "split). Fewer folds train fewer adapters: '1' fits two, not five."
+    ),
+]
 
 
 def train_cmd(
@@ -38,6 +45,7 @@ def train_cmd(
         bool,
         typer.Option("--head-only", help="Keep the adapter in --out; train only the head."),
     ] = False,
+    folds: FoldsOpt = "1,2,3,4",
 ) -> None:
     """Train the classifier from the training side of --data (never the test split): the
     embedding model's adapter (then rebuild the model with it), then the head."""
@@ -58,9 +66,9 @@ def train_cmd(
 
     try:
         examples = training_side(data)
-        config = TrainConfig(pack=policy)
+        config = TrainConfig(pack=policy, folds=_folds(folds))
         err.print(f"training on {len(examples)} examples (train + validation) from {data}/")
-        folds = {k: fold_encoder(examples, k, progress=progress) for k in config.folds}
+        encoders = {k: fold_encoder(examples, k, progress=progress) for k in config.folds}
         if not head_only:
             from redline.training.build import build_model
 
@@ -71,7 +79,7 @@ def train_cmd(
         meta = read_meta(directory)
         check_adapter(meta, adapter)
         final = Encoder(load_embedder(directory, meta=meta), adapter if adapter.is_file() else None)
-        result = train_and_save(examples, folds, final, out_dir, config, progress=progress)
+        result = train_and_save(examples, encoders, final, out_dir, config, progress=progress)
     except RedlineError as exc:
         err.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from exc
@@ -83,6 +91,17 @@ def train_cmd(
         f"macro-F1 {v['macro_f1']:.3f}, "
         f"miss {v['miss_rate']:.1%}, false-block {v['false_block_rate']:.1%}"
     )
+
+
+def _folds(text: str) -> tuple[int, ...]:
+    """`--folds`: distinct folds among 1-4 (0 is the test split, never trained on)."""
+    try:
+        folds = tuple(sorted({int(part) for part in text.split(",")}))
+    except ValueError:
+        folds = ()
+    if not folds or not set(folds) <= {1, 2, 3, 4}:
+        raise typer.BadParameter(f"got {text!r}, expected folds among 1,2,3,4 such as '1'")
+    return folds
 
 
 def eval_cmd(

@@ -19,7 +19,7 @@ from redline.classify.features import (
     embed_subjects,
     fit_lexicon,
 )
-from redline.taxonomy import CATEGORIES
+from redline.taxonomy import CATEGORIES, RESTRICTED_CATEGORIES
 from redline.training.adapter import load_adapter, softmax_gate
 from redline.training.config import Progress, TrainConfig
 from redline.training.corpus import Example
@@ -203,10 +203,22 @@ def choose_thresholds(p: npt.NDArray[np.float32], y: npt.NDArray[np.int8]) -> di
     return out
 
 
+def harmless_runs(examples: Sequence[Example], emb: Embedded) -> list[int]:
+    """The rows of the ~60-word runs (and last exchanges) of examples with no restricted
+    label. The gate reads such runs at run time (model.py), so it is fitted on them too: a
+    run of a harmless long post is harmless. Which run of a restricted example carries its
+    use is unknown, so those stay out."""
+    harmless = [not set(e.labels) & set(RESTRICTED_CATEGORIES) for e in examples]
+    return [r for r, ref in enumerate(emb.refs) if ref.unit.part and harmless[ref.subject]]
+
+
 def fit_parts(
     examples: Sequence[Example], emb: Embedded, adapter: Path | None, config: TrainConfig
 ) -> Parts:
-    """Fit vocabularies, scorers and gates on the primary-unit windows of `examples`."""
+    """Fit vocabularies, scorers and gates on the primary-unit windows of `examples`; the
+    gates on the harmless runs too."""
+    from scipy import sparse
+
     rows = [r for r, ref in enumerate(emb.refs) if ref.primary]
     texts = [emb.refs[r].text for r in rows]
     lexicons = (
@@ -216,8 +228,14 @@ def fit_parts(
     x = design_matrix(emb.vectors[rows], texts, lexicons)
     y = labels_of(examples)[[emb.refs[r].subject for r in rows]]
     linears = {c: fit_linear(x, y, c, config.seed) for c in config.c_grid}
+    runs = harmless_runs(examples, emb)
+    gate_x = x
+    if runs:
+        run_x = design_matrix(emb.vectors[runs], [emb.refs[r].text for r in runs], lexicons)
+        gate_x = sparse.vstack([x, run_x], format="csr")
+    gate_y = labels_of(examples)[[emb.refs[r].subject for r in [*rows, *runs]]]
     gates: dict[float | str, Linear] = {
-        c: fit_gate(x, y, c, config.seed) for c in config.gate_c_grid
+        c: fit_gate(gate_x, gate_y, c, config.seed) for c in config.gate_c_grid
     }
     if own := softmax_gate(load_adapter(adapter) if adapter else {}, x.shape[1]):
         # Rounded like every shipped coefficient.
