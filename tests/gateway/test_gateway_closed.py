@@ -173,15 +173,18 @@ def test_an_approval_binds_the_whole_forwarded_request(
     assert (sent["model"], sent["tools"], sent["temperature"]) == ("alpha-1", [WEATHER], 0.2)
 
 
+def _read_approval(env: GatewayEnv, approval_id: str) -> httpx.Response:
+    """GET /v1/approvals/{id} as the commander who would decide it."""
+    auth = {"authorization": f"Bearer {env.keys['commander']}"}
+    return httpx.get(f"{env.url}/v1/approvals/{approval_id}", headers=auth)
+
+
 def test_the_approver_sees_the_model_and_parameters_the_approval_binds(
     env: GatewayEnv,
 ) -> None:
     approval_id = _hold(env, tools=[WEATHER], temperature=0.2, stop=["END"])
     bound = {"model": "alpha-1", "temperature": 0.2, "stop": ["END"]}
-    r = httpx.get(
-        f"{env.url}/v1/approvals/{approval_id}",
-        headers={"authorization": f"Bearer {env.keys['commander']}"},
-    )
+    r = _read_approval(env, approval_id)
     assert r.status_code == 200, r.text
     assert r.json()["bound"] == bound
     assert r.json()["content"]["tools"] == [WEATHER]  # the tools are in what is decided
@@ -204,10 +207,7 @@ def test_swapped_parameters_fail_closed(env: GatewayEnv) -> None:
     (stored,) = db.execute("SELECT bound FROM approvals WHERE id = ?", (first,)).fetchone()
     db.execute("UPDATE approvals SET bound = ? WHERE id = ?", (stored, second))
     db.close()
-    r = httpx.get(
-        f"{env.url}/v1/approvals/{second}",
-        headers={"authorization": f"Bearer {env.keys['commander']}"},
-    )
+    r = _read_approval(env, second)
     assert r.status_code == 500 and r.json()["error"]["code"] == "stored_content_invalid"
     assert f"approval {second}'s parameters does not decrypt" in r.json()["error"]["message"]
 

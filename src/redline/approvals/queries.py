@@ -93,13 +93,10 @@ def summary_fields(row: Row[Any], n_approvals: int) -> dict[str, Any]:
     )
 
 
-def _bound(row: Row[Any], content_key: bytes | None) -> dict[str, Any]:
-    """The model and parameters the approval binds ({} where none were stored)."""
-    if row.bound is None:
-        return {}
-    what = f"approval {row.id}'s parameters"
-    bound: dict[str, Any] = json.loads(unseal_text(row.bound, content_key, bound_key(row.id), what))
-    return bound
+def _unseal_json(stored: str | None, content_key: bytes | None, bound_to: str, what: str) -> Any:
+    """A sealed JSON column of an approval (hold.sealed), opened; fails closed if altered.
+    {} where nothing was stored (the parameters of a hold outside the chat gateway)."""
+    return {} if stored is None else json.loads(unseal_text(stored, content_key, bound_to, what))
 
 
 def approval_detail(
@@ -119,10 +116,10 @@ def approval_detail(
         reason=row.reason,
         evidence=json.loads(row.evidence),
         release=json.loads(row.release),
-        content=json.loads(
-            unseal_text(row.content, content_key, row.id, f"approval {row.id}'s content")
+        content=_unseal_json(row.content, content_key, row.id, f"approval {row.id}'s content"),
+        bound=_unseal_json(
+            row.bound, content_key, bound_key(row.id), f"approval {row.id}'s parameters"
         ),
-        bound=_bound(row, content_key),
         votes=[
             Vote(
                 approver=v.approver,

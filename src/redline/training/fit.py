@@ -208,7 +208,7 @@ def harmless_runs(examples: Sequence[Example], emb: Embedded) -> list[int]:
     label. The gate reads such runs at run time (model.py), so it is fitted on them too: a
     run of a harmless long post is harmless. Which run of a restricted example carries its
     use is unknown, so those stay out."""
-    harmless = [not set(e.labels) & set(RESTRICTED_CATEGORIES) for e in examples]
+    harmless = [e.labels.isdisjoint(RESTRICTED_CATEGORIES) for e in examples]
     return [r for r, ref in enumerate(emb.refs) if ref.unit.part and harmless[ref.subject]]
 
 
@@ -226,14 +226,15 @@ def fit_parts(
         fit_lexicon("char", texts, config.char_min_df, config.char_max_terms),
     )
     x = design_matrix(emb.vectors[rows], texts, lexicons)
-    y = labels_of(examples)[[emb.refs[r].subject for r in rows]]
+    labels = labels_of(examples)
+    y = labels[[emb.refs[r].subject for r in rows]]
     linears = {c: fit_linear(x, y, c, config.seed) for c in config.c_grid}
     runs = harmless_runs(examples, emb)
     gate_x = x
     if runs:
         run_x = design_matrix(emb.vectors[runs], [emb.refs[r].text for r in runs], lexicons)
         gate_x = sparse.vstack([x, run_x], format="csr")
-    gate_y = labels_of(examples)[[emb.refs[r].subject for r in [*rows, *runs]]]
+    gate_y = labels[[emb.refs[r].subject for r in [*rows, *runs]]]
     gates: dict[float | str, Linear] = {
         c: fit_gate(gate_x, gate_y, c, config.seed) for c in config.gate_c_grid
     }
