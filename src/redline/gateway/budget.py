@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import json
 import math
-import threading
-import time
 from dataclasses import dataclass
 
 from redline.errors import RedlineError
-from redline.gateway.security import RateLimited
+from redline.gateway.security import RateLimited, TokenBuckets
 from redline.settings import Settings
 from redline.subject import Subject
 
@@ -54,11 +52,10 @@ class ClassificationBudget:
     def __init__(self, settings: Settings) -> None:
         self.max_chars = settings.max_classified_chars
         self.max_messages = settings.max_classified_messages
-        self.rate = settings.classified_chars_per_minute / 60.0
+        self.on = settings.classified_chars_per_minute > 0
         # A bucket smaller than one request's limit would refuse such a request for ever.
-        self.burst = float(max(settings.classified_chars_burst, self.max_chars))
-        self._buckets: dict[str, tuple[float, float]] = {}
-        self._lock = threading.Lock()
+        burst = float(max(settings.classified_chars_burst, self.max_chars))
+        self.buckets = TokenBuckets(settings.classified_chars_per_minute, burst)
 
     def charge(self, principal: str, subject: Subject) -> None:
         """1. Refuse a request over the per-request limits (413).
@@ -74,15 +71,6 @@ class ClassificationBudget:
                 f"the request has {size.chars} characters to classify; at most "
                 f"{self.max_chars} are classified per request"
             )
-        if self.rate <= 0:
-            return
-        now = time.monotonic()
-        with self._lock:
-            chars, last = self._buckets.get(principal, (self.burst, now))
-            chars = min(self.burst, chars + (now - last) * self.rate)
-            if chars < size.chars:
-                self._buckets[principal] = (chars, now)
-                raise ClassificationRateLimited(size.chars, (size.chars - chars) / self.rate)
-            self._buckets[principal] = (chars - size.chars, now)
-            if len(self._buckets) > 100_000:  # bound memory: drop the full (idle) buckets
-                self._buckets = {k: v for k, v in self._buckets.items() if v[0] < self.burst}
+        wait = self.buckets.take(principal, float(size.chars)) if self.on else 0.0
+        if wait > 0:
+            raise ClassificationRateLimited(size.chars, wait)

@@ -73,30 +73,44 @@ class RateLimited(RedlineError):
         self.retry_after = max(1, math.ceil(retry_after))
 
 
-class RateLimiter:
-    """One token bucket per principal, in process: `burst` at once, `per_minute` sustained.
+class TokenBuckets:
+    """One token bucket per key, in process: `burst` tokens at once, `per_minute` sustained."""
 
-    `per_minute <= 0` switches the limit off."""
-
-    def __init__(self, per_minute: float, burst: int) -> None:
+    def __init__(self, per_minute: float, burst: float) -> None:
         self.rate = per_minute / 60.0
-        self.burst = float(max(1, burst))
+        self.burst = burst
         self._buckets: dict[str, tuple[float, float]] = {}
         self._lock = threading.Lock()
 
-    def check(self, key: str) -> None:
-        if self.rate <= 0:
-            return
+    def take(self, key: str, cost: float) -> float:
+        """Take `cost` tokens from key's bucket and answer 0.0; or take nothing and answer
+        the seconds until they are there."""
         now = time.monotonic()
         with self._lock:
             tokens, last = self._buckets.get(key, (self.burst, now))
             tokens = min(self.burst, tokens + (now - last) * self.rate)
-            if tokens < 1.0:
+            if tokens < cost:
                 self._buckets[key] = (tokens, now)
-                raise RateLimited((1.0 - tokens) / self.rate)
-            self._buckets[key] = (tokens - 1.0, now)
+                return (cost - tokens) / self.rate
+            self._buckets[key] = (tokens - cost, now)
             if len(self._buckets) > 100_000:  # bound memory: drop the full (idle) buckets
                 self._buckets = {k: v for k, v in self._buckets.items() if v[0] < self.burst}
+            return 0.0
+
+
+class RateLimiter:
+    """Requests per principal: `burst` at once, `per_minute` sustained (TokenBuckets).
+
+    `per_minute <= 0` switches the limit off."""
+
+    def __init__(self, per_minute: float, burst: int) -> None:
+        self.on = per_minute > 0
+        self.buckets = TokenBuckets(per_minute, float(max(1, burst)))
+
+    def check(self, key: str) -> None:
+        wait = self.buckets.take(key, 1.0) if self.on else 0.0
+        if wait > 0:
+            raise RateLimited(wait)
 
 
 def install(app: FastAPI) -> None:
