@@ -1,5 +1,6 @@
-"""Rule-only backend vs the trained model, in one run: quality on the test split and on the
-outside dev sets (../shared/eval-dev/*.csv, measured only) under provider-redlines, decided
+"""Rule-only backend vs the trained model, in one run: quality on the test split, on the
+outside dev sets (../shared/eval-dev/*.csv) and on the READMEs of the installed packages
+(tests/support/outside.py), measured only, under provider-redlines, decided
 by the doubt rule and by the band rule it replaced; latency (1 thread, and as the server
 runs it) and batched throughput.
 
@@ -19,7 +20,17 @@ from pathlib import Path
 
 # bench/ is on sys.path when this script runs.
 from baseline import baseline_classifier
-from quality import HEADER, on_csv, on_test, p50_ms, percentiles, table
+from quality import (
+    DEV_DIR,
+    HEADER,
+    on_csv,
+    on_readmes,
+    on_test,
+    p50_ms,
+    percentiles,
+    readme_paragraphs,
+    table,
+)
 from redline.classify.embed import load_embedder
 from redline.classify.head import load_head
 from redline.classify.model import ModelClassifier, default_threads, default_workers
@@ -31,7 +42,6 @@ from redline.training.corpus import load_corpus
 from redline.training.evaluate import Decisions
 
 PACK = "provider-redlines"
-DEV_DIR = Path(__file__).resolve().parents[2] / "shared" / "eval-dev"
 SHORT = Subject(text="fire for effect on grid 38SMB4484, two rounds HE")
 LONG = Subject(
     text=" ".join(
@@ -65,11 +75,14 @@ def quality(readers: list[Reader], dev: list[Path], n: int) -> None:
     """Every reader on the test split and each dev set, both decision rules side by side."""
     test = load_corpus(splits=("test",))
     decisions = Decisions(PackRegistry().select(PACK))
-    print(f"pack {PACK}; outside sets: {', '.join(str(p) for p in dev) or 'none'}")
+    readmes = [p.text for p in readme_paragraphs()]
+    print(f"pack {PACK}; outside sets: {', '.join(str(p) for p in dev) or 'none'}, "
+          "and the READMEs of the installed packages (tests/support/outside.py)")  # fmt: skip
     print(HEADER)
     for r in readers:
         rows = [on_test(r.scored, test, decisions)]
         rows += [on_csv(r.scored, path, decisions) for path in dev]
+        rows += [on_readmes(r.scored, readmes, decisions, answers) for answers in (False, True)]
         for line in table(r.name, rows, p50_ms(r.timed, decisions, SHORT, n)):
             print(line, flush=True)
 

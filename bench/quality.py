@@ -17,6 +17,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.support.bench import percentile
 
+# re-exported for bench/classifier.py, which imports this before tests/ is on sys.path
+from tests.support.outside import DEV_DIR as DEV_DIR
+from tests.support.outside import readme_paragraphs as readme_paragraphs
+
 from redline.classify.types import Classification, Classifier
 from redline.policy.doubt import restricting
 from redline.policy.facts import Facts
@@ -92,6 +96,21 @@ def on_csv(classifier: Classifier, path: Path, decisions: Decisions) -> Measured
     return measure(f"{path.name} ({len(lines)})", cls, [x.restricted for x in lines], decisions)
 
 
+def on_readmes(
+    classifier: Classifier, paragraphs: Sequence[str], decisions: Decisions, answers: bool
+) -> Measured:
+    """Installed packages' README paragraphs (tests/support/outside.py), all harmless: as requests,
+    or as a model's answers (the thresholds the gateway's answer path uses)."""
+    cls: list[Classification] = []
+    for start in range(0, len(paragraphs), BATCH):
+        batch = [Subject(text=t) for t in paragraphs[start : start + BATCH]]
+        cls += classifier.classify_batch(batch)
+    if answers:
+        cls = [c.as_answer() for c in cls]
+    name = f"READMEs as {'answers' if answers else 'requests'} ({len(paragraphs)})"
+    return measure(name, cls, [False] * len(cls), decisions)
+
+
 def percentiles(fn: Callable[[], object], n: int) -> tuple[float, float]:
     fn()  # warm up
     times = []
@@ -112,10 +131,14 @@ def table(reader: str, rows: Sequence[Measured], p50: float) -> list[str]:
         f1 = f"{m.macro_f1:.3f}" if m.macro_f1 is not None else "-"
         out.append(
             f"{reader:<34} {m.name:<30} {f1:>8} "
-            f"{m.band.miss:>7.1%} {m.band.false_block:>7.1%}   "
-            f"{m.doubt.miss:>7.1%} {m.doubt.false_block:>7.1%} {p50:>8.2f}"
+            f"{_miss(m.band):>7} {m.band.false_block:>7.1%}   "
+            f"{_miss(m.doubt):>7} {m.doubt.false_block:>7.1%} {p50:>8.2f}"
         )
     return out
+
+
+def _miss(r: Rates) -> str:
+    return f"{r.miss:.1%}" if r.n_restricted else "-"
 
 
 HEADER = (
