@@ -29,13 +29,14 @@ class TrainConfig:
     gate_units: tuple[str, ...] = ("parts",)
     band_grid: tuple[float, ...] = tuple(round(0.02 * i, 2) for i in range(21))
     pack: str = "provider-redlines"
-    # Text that asks for nothing (answers, documents, comments, fiction, posts and messages:
-    # rounds 7-10, by id prefix): the held-out examples the answer shift is chosen on
-    # (Thresholds.for_answers).
+    # Text that asks for nothing (answers, documents, comments, fiction, posts, messages and
+    # technical prose: rounds 7-11, by id prefix): the held-out examples the answer shift is
+    # chosen on (Thresholds.for_answers).
     answer_ids: tuple[str, ...] = (
         *("ra-", "rc-", "rn-", "rt-", "rv-"),
         *("rh-", "rx-", "rw-", "rd-", "rl-", "ro-", "rj-"),
         *("qr-", "qs-", "qt-", "qn-", "qe-", "qm-", "qo-"),
+        *("pa-", "pb-", "pc-", "pd-", "pe-", "pf-", "pg-"),
     )
     answer_shift_grid: tuple[float, ...] = tuple(round(0.02 * i, 2) for i in range(21))
     # Cross-fitting folds (fold_of: the group hash mod 5; 1 is the validation split, 0 the
