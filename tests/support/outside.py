@@ -47,7 +47,7 @@ def readme_paragraphs(exclude: tuple[str, ...] = ("redline",)) -> list[Paragraph
     """Each installed distribution's prose paragraphs, in name order, each text once."""
     seen: set[str] = set()
     out: list[Paragraph] = []
-    dists = {d.metadata["Name"].lower(): d for d in metadata.distributions()}
+    dists = {(d.metadata["Name"] or "").lower(): d for d in metadata.distributions()}
     for name in sorted(dists):
         if name in exclude:
             continue
