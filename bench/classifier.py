@@ -75,7 +75,7 @@ def quality(readers: list[Reader], dev: list[Path], n: int) -> None:
     """Every reader on the test split and each dev set, both decision rules side by side."""
     test = load_corpus(splits=("test",))
     decisions = Decisions(PackRegistry().select(PACK))
-    readmes = [p.text for p in readme_paragraphs()]
+    readmes = readme_paragraphs()
     print(f"pack {PACK}; outside sets: {', '.join(str(p) for p in dev) or 'none'}, "
           "and the READMEs of the installed packages (tests/support/outside.py)")  # fmt: skip
     print(HEADER)

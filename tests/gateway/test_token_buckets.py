@@ -40,3 +40,8 @@ def test_the_bucket_refills_at_the_rate_and_no_further_than_burst(clock: Clock) 
     assert buckets.take("alice", 5) == 0.0
     clock.now += 3600
     assert buckets.take("alice", 11) == pytest.approx(1.0)  # full is burst, not an hour's worth
+
+
+def test_no_rate_is_no_limit(clock: Clock) -> None:
+    buckets = TokenBuckets(per_minute=0, burst=1)
+    assert [buckets.take("alice", 1e9) for _ in range(3)] == [0.0, 0.0, 0.0]

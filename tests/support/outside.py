@@ -9,13 +9,13 @@ with either.
 
 from __future__ import annotations
 
-import csv
 import os
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+
+from redline.training.external import read_external
 
 # Read where they live, never copied in: ../shared/eval-dev beside the checkout, or
 # REDLINE_EVAL_DEV_DIR for a clone elsewhere.
@@ -28,12 +28,6 @@ _FENCE = re.compile(r"```.*?```", re.S)
 _MARKUP_START = ("|", "..", "[", "<", "#", "*", "-", ">>>", "$", "=")
 
 
-@dataclass(frozen=True)
-class Paragraph:
-    distribution: str
-    text: str
-
-
 def _prose(block: str) -> str | None:
     text = " ".join(block.split())
     words = text.split()
@@ -43,10 +37,10 @@ def _prose(block: str) -> str | None:
     return text if letters >= 0.7 * len(text) else None
 
 
-def readme_paragraphs(exclude: tuple[str, ...] = ("redline",)) -> list[Paragraph]:
+def readme_paragraphs(exclude: tuple[str, ...] = ("redline",)) -> list[str]:
     """Each installed distribution's prose paragraphs, in name order, each text once."""
     seen: set[str] = set()
-    out: list[Paragraph] = []
+    out: list[str] = []
     dists = {(d.metadata["Name"] or "").lower(): d for d in metadata.distributions()}
     for name in sorted(dists):
         if name in exclude:
@@ -58,17 +52,13 @@ def readme_paragraphs(exclude: tuple[str, ...] = ("redline",)) -> list[Paragraph
             text = _prose(block)
             if text is not None and text not in seen:
                 seen.add(text)
-                out.append(Paragraph(name, text))
+                out.append(text)
     return out
 
 
 def dev_texts(where: Path = DEV_DIR) -> list[str]:
     """Every text of the outside dev sets (read only to compare against)."""
-    texts = []
-    for path in sorted(where.glob("*.csv")):
-        with path.open(encoding="utf-8", newline="") as fh:
-            texts += [row["text"] or "" for row in csv.DictReader(fh)]
-    return texts
+    return [x.subject.text or "" for p in sorted(where.glob("*.csv")) for x in read_external(p)]
 
 
 def runs(text: str, n: int = RUN) -> set[tuple[str, ...]]:

@@ -3,11 +3,11 @@ run of eight words with a dev set row or an installed package's README paragraph
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from redline.training.corpus import load_corpus
 from tests.support.outside import DEV_DIR, dev_texts, readme_paragraphs, shared_runs
 
 DATA = Path(__file__).resolve().parents[2] / "data"
@@ -25,13 +25,8 @@ def _strings(value: Any) -> Iterator[str]:
 
 
 def corpus_texts() -> list[str]:
-    texts = []
-    for path in sorted(DATA.glob("*.jsonl")):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            row = json.loads(line)
-            parts = [row.get(k) for k in ("text", "messages", "tool_call")]
-            texts.append(" ".join(s for p in parts for s in _strings(p)))
-    return texts
+    """Every example of data/, every split: the strings of its text, chat or tool call."""
+    return [" ".join(_strings(e.subject.content_json())) for e in load_corpus(DATA)]
 
 
 def test_shared_runs_finds_a_copied_sentence() -> None:
@@ -48,6 +43,6 @@ def test_no_corpus_line_copies_a_dev_set() -> None:
 
 
 def test_no_corpus_line_copies_an_installed_readme() -> None:
-    paragraphs = [p.text for p in readme_paragraphs()]
+    paragraphs = readme_paragraphs()
     assert len(paragraphs) > 300
     assert shared_runs(corpus_texts(), paragraphs) == []

@@ -52,7 +52,6 @@ class ClassificationBudget:
     def __init__(self, settings: Settings) -> None:
         self.max_chars = settings.max_classified_chars
         self.max_messages = settings.max_classified_messages
-        self.on = settings.classified_chars_per_minute > 0
         # A bucket smaller than one request's limit would refuse such a request for ever.
         burst = float(max(settings.classified_chars_burst, self.max_chars))
         self.buckets = TokenBuckets(settings.classified_chars_per_minute, burst)
@@ -71,6 +70,6 @@ class ClassificationBudget:
                 f"the request has {size.chars} characters to classify; at most "
                 f"{self.max_chars} are classified per request"
             )
-        wait = self.buckets.take(principal, float(size.chars)) if self.on else 0.0
+        wait = self.buckets.take(principal, float(size.chars))
         if wait > 0:
             raise ClassificationRateLimited(size.chars, wait)

@@ -74,7 +74,9 @@ class RateLimited(RedlineError):
 
 
 class TokenBuckets:
-    """One token bucket per key, in process: `burst` tokens at once, `per_minute` sustained."""
+    """One token bucket per key, in process: `burst` tokens at once, `per_minute` sustained.
+
+    `per_minute <= 0` is no limit: every take succeeds."""
 
     def __init__(self, per_minute: float, burst: float) -> None:
         self.rate = per_minute / 60.0
@@ -85,6 +87,8 @@ class TokenBuckets:
     def take(self, key: str, cost: float) -> float:
         """Take `cost` tokens from key's bucket and answer 0.0; or take nothing and answer
         the seconds until they are there."""
+        if self.rate <= 0:
+            return 0.0
         now = time.monotonic()
         with self._lock:
             tokens, last = self._buckets.get(key, (self.burst, now))
@@ -104,11 +108,10 @@ class RateLimiter:
     `per_minute <= 0` switches the limit off."""
 
     def __init__(self, per_minute: float, burst: int) -> None:
-        self.on = per_minute > 0
         self.buckets = TokenBuckets(per_minute, float(max(1, burst)))
 
     def check(self, key: str) -> None:
-        wait = self.buckets.take(key, 1.0) if self.on else 0.0
+        wait = self.buckets.take(key, 1.0)
         if wait > 0:
             raise RateLimited(wait)
 
